@@ -159,3 +159,6 @@ func (s *Store) fetchLocked(ctx context.Context) (Secret, error) {
 	s.cached, s.fetchedAt, s.valid = sec, s.now(), true
 	return sec, nil
 }
+
+// Client returns the Secrets Manager client the store reads with.
+func (s *Store) Client() SecretsManagerAPI { return s.client }

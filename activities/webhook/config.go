@@ -1,0 +1,134 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/runnerfleet/fleet/internal/fleet"
+)
+
+// Config is the webhook's configuration, read once from the environment in main.
+type Config struct {
+	// StateMachineARN (STATE_MACHINE_ARN) is the RunnerFleet state machine.
+	StateMachineARN string
+	// SecretARN (GITHUB_SECRET_ARN) names the Secrets Manager secret holding webhook_secret.
+	SecretARN string
+	// Repositories (ALLOWED_REPOSITORIES): comma-separated owner/name, owner/*, or *.
+	// Empty serves nothing.
+	Repositories RepositoryFilter
+	// AllowPublic (ALLOW_PUBLIC_REPOSITORIES, default false): serve public repositories,
+	// whose pull requests could run anyone's code on your AWS account.
+	AllowPublic bool
+	// Labels: DEFAULT_IMAGE, DEFAULT_CLASS, EXTRA_LABELS (comma-separated), FLEET_LABEL.
+	Labels fleet.LabelPolicy
+	// SecretTTL (SECRET_CACHE_SECONDS, default 300) bounds how long the secret is cached.
+	SecretTTL time.Duration
+}
+
+// ConfigError names the environment variable that is wrong.
+type ConfigError struct {
+	Var, Problem string
+}
+
+func (e *ConfigError) Error() string { return e.Var + ": " + e.Problem }
+
+// LoadConfig reads the configuration through getenv and validates it.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	var errs []error
+	c := Config{
+		StateMachineARN: strings.TrimSpace(getenv("STATE_MACHINE_ARN")),
+		SecretARN:       strings.TrimSpace(getenv("GITHUB_SECRET_ARN")),
+		Labels: fleet.LabelPolicy{
+			FleetLabel:   strings.TrimSpace(getenv("FLEET_LABEL")),
+			Extra:        splitList(getenv("EXTRA_LABELS")),
+			DefaultImage: strings.TrimSpace(getenv("DEFAULT_IMAGE")),
+			DefaultClass: strings.TrimSpace(getenv("DEFAULT_CLASS")),
+		},
+		SecretTTL: 5 * time.Minute,
+	}
+	if !strings.HasPrefix(c.StateMachineARN, "arn:") {
+		errs = append(errs, &ConfigError{"STATE_MACHINE_ARN", "must be the RunnerFleet state machine ARN"})
+	}
+	if c.SecretARN == "" {
+		errs = append(errs, &ConfigError{"GITHUB_SECRET_ARN", "must name the Secrets Manager secret holding webhook_secret"})
+	}
+	if c.Labels.DefaultImage == "" {
+		errs = append(errs, &ConfigError{"DEFAULT_IMAGE", "must name the image used when a job has no image: label"})
+	}
+	if c.Labels.DefaultClass == "" {
+		errs = append(errs, &ConfigError{"DEFAULT_CLASS", "must name the class used when a job has no class: label"})
+	}
+	repos, err := ParseRepositoryFilter(getenv("ALLOWED_REPOSITORIES"))
+	if err != nil {
+		errs = append(errs, &ConfigError{"ALLOWED_REPOSITORIES", err.Error()})
+	}
+	c.Repositories = repos
+	if v := strings.TrimSpace(getenv("ALLOW_PUBLIC_REPOSITORIES")); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, &ConfigError{"ALLOW_PUBLIC_REPOSITORIES", fmt.Sprintf("%q is not true or false", v)})
+		}
+		c.AllowPublic = b
+	}
+	if v := strings.TrimSpace(getenv("SECRET_CACHE_SECONDS")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 3600 {
+			errs = append(errs, &ConfigError{"SECRET_CACHE_SECONDS", fmt.Sprintf("%q must be a whole number of seconds from 1 to 3600", v)})
+		}
+		c.SecretTTL = time.Duration(n) * time.Second
+	}
+	return c, errors.Join(errs...)
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// RepositoryFilter decides which repositories the fleet serves.
+type RepositoryFilter struct {
+	all    bool
+	owners map[string]bool // owner/*
+	repos  map[string]bool // owner/name
+}
+
+// ParseRepositoryFilter reads "owner/name, owner/*" or "*"; empty serves nothing.
+func ParseRepositoryFilter(v string) (RepositoryFilter, error) {
+	f := RepositoryFilter{owners: map[string]bool{}, repos: map[string]bool{}}
+	for _, p := range splitList(v) {
+		p = strings.ToLower(p)
+		if p == "*" {
+			f.all = true
+			continue
+		}
+		owner, name, ok := strings.Cut(p, "/")
+		if !ok || owner == "" || name == "" || strings.Contains(name, "/") || strings.ContainsAny(p, " \t") || owner == "*" {
+			return f, fmt.Errorf("%q is not owner/name, owner/* or *", p)
+		}
+		if name == "*" {
+			f.owners[owner] = true
+		} else if strings.Contains(name, "*") {
+			return f, fmt.Errorf("%q: only a whole-name * is supported (owner/*)", p)
+		} else {
+			f.repos[p] = true
+		}
+	}
+	return f, nil
+}
+
+// Empty reports whether the filter serves nothing.
+func (f RepositoryFilter) Empty() bool { return !f.all && len(f.owners) == 0 && len(f.repos) == 0 }
+
+// Allows reports whether owner/name is served (case-insensitive, as GitHub names are).
+func (f RepositoryFilter) Allows(owner, name string) bool {
+	o, n := strings.ToLower(owner), strings.ToLower(name)
+	return f.all || f.owners[o] || f.repos[o+"/"+n]
+}
