@@ -7,6 +7,9 @@ import "encoding/json"
 type Invocation struct {
 	State     State  `json:"state"`
 	Execution string `json:"execution"`
+	// Recheck is set by RecheckImage: ResolveImage runs again after a build that another
+	// execution owned, and a still-missing image is ImageBuildFailed.
+	Recheck bool `json:"recheck,omitempty"`
 }
 
 // State is the workflow's state document: the Job at the root plus each state's result
