@@ -57,6 +57,7 @@ type Server struct {
 
 	SFN            *SFN
 	SecretsManager *SecretsManager
+	KMS            *KMS
 
 	byPrefix map[string]*service // X-Amz-Target prefix -> service
 	byID     map[string]*service // "ecs" -> service
@@ -113,6 +114,7 @@ func New(opts Options) *Server {
 	s.byID = map[string]*service{}
 	s.SFN = newSFN(s)
 	s.SecretsManager = newSecretsManager(s)
+	s.KMS = newKMS(s)
 	return s
 }
 
