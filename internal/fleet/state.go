@@ -122,11 +122,30 @@ type Reap struct {
 	// running), "gone" (404: the runner already left) or "error".
 	Outcome string `json:"outcome"`
 	TaskArn string `json:"task_arn,omitempty"`
+	// Failure is what the state machine caught when ReapIfIdle itself failed (outcome
+	// "error", written by the ReapFailed Pass state).
+	Failure *StepFailure `json:"failure,omitempty"`
 }
+
+// Reap outcomes (Reap.Outcome).
+const (
+	ReapReaped = "reaped"
+	ReapBusy   = "busy"
+	ReapGone   = "gone"
+	ReapError  = "error"
+)
+
+// ReapStopReason is the ECS stopped reason ReapIfIdle gives the task of a runner it
+// reaped; Cleanup recognises a reaped runner by it even when the reap's own answer was
+// lost. ECS keeps at most 255 characters of a reason.
+const ReapStopReason = "runner-fleet: idle runner reaped (registration deleted)"
+
+// RunnerContainer is the runner task definition's container name (docs/contract.md).
+const RunnerContainer = "runner"
 
 // Result is Cleanup's output and the execution's output: what happened.
 type Result struct {
-	Outcome    string `json:"outcome"` // "job_completed", "reaped_idle", "failed"
+	Outcome    string `json:"outcome"` // OutcomeJobCompleted, OutcomeReapedIdle, OutcomeFailed
 	RunnerName string `json:"runner_name"`
 	TaskArn    string `json:"task_arn,omitempty"`
 	ExitCode   *int   `json:"exit_code,omitempty"`
@@ -134,3 +153,10 @@ type Result struct {
 	Error      string `json:"error,omitempty"`
 	Cause      string `json:"cause,omitempty"`
 }
+
+// Result outcomes (Result.Outcome).
+const (
+	OutcomeJobCompleted = "job_completed"
+	OutcomeReapedIdle   = "reaped_idle"
+	OutcomeFailed       = "failed"
+)
