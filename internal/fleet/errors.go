@@ -58,11 +58,23 @@ func Errorf(name, format string, args ...any) *WorkflowError {
 	return &WorkflowError{Name: name, Message: err.Error(), Err: errors.Unwrap(err)}
 }
 
-// NameOf returns the workflow name carried by err, or "" when err carries none.
+// Named is implemented by adapters' typed errors that map to a workflow error name
+// (ghrunner's *AuthError is GitHubAuthFailed, say) without depending on WorkflowError.
+type Named interface {
+	error
+	WorkflowName() string
+}
+
+// NameOf returns the workflow name carried by err — a *WorkflowError or a Named error
+// anywhere in its chain — or "" when err carries none.
 func NameOf(err error) string {
 	var we *WorkflowError
 	if errors.As(err, &we) {
 		return we.Name
+	}
+	var n Named
+	if errors.As(err, &n) {
+		return n.WorkflowName()
 	}
 	return ""
 }
