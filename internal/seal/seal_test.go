@@ -173,7 +173,7 @@ func TestOpenRefusesTamperedSeals(t *testing.T) {
 		"envelope missing part":  strings.Join(envParts[:3], "."),
 		"envelope flipped key":   flip(envelope, len("v1.env.")+10),
 		"envelope flipped data":  flip(envelope, len(envelope)-3),
-		"envelope swapped key": strings.Join([]string{"v1", "env", base64.RawURLEncoding.EncodeToString([]byte("not a kms blob")), envParts[3]}, "."),
+		"envelope swapped key":   strings.Join([]string{"v1", "env", base64.RawURLEncoding.EncodeToString([]byte("not a kms blob")), envParts[3]}, "."),
 		"envelope short payload": strings.Join([]string{envParts[0], envParts[1], envParts[2], "AAAA"}, "."),
 	} {
 		t.Run(name, func(t *testing.T) {
