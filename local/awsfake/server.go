@@ -58,6 +58,7 @@ type Server struct {
 	SFN            *SFN
 	SecretsManager *SecretsManager
 	KMS            *KMS
+	ECS            *ECS
 
 	byPrefix map[string]*service // X-Amz-Target prefix -> service
 	byID     map[string]*service // "ecs" -> service
@@ -115,6 +116,7 @@ func New(opts Options) *Server {
 	s.SFN = newSFN(s)
 	s.SecretsManager = newSecretsManager(s)
 	s.KMS = newKMS(s)
+	s.ECS = newECS(s)
 	return s
 }
 
