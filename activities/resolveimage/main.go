@@ -1,0 +1,39 @@
+// Command resolveimage is the ResolveImage activity of the RunnerFleet state machine: it
+// checks a job's image against the allow-list, looks up its class, decides the runner
+// image's ECR tag and whether it must be built first, registers (or reuses) the task
+// definition, and returns the Plan the later states run from. See README.md.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/runnerfleet/fleet/internal/activity"
+	"github.com/runnerfleet/fleet/runner"
+)
+
+func main() {
+	log := activity.Logger()
+	cfg, err := LoadConfig(os.Getenv)
+	if err != nil {
+		log.Error("invalid configuration", "error", err)
+		os.Exit(1)
+	}
+	awsCfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Error("loading AWS configuration failed", "error", err)
+		os.Exit(1)
+	}
+	recipe := Recipe{RunnerVersion: runner.RunnerVersion, RecipeHash: runner.RecipeHash()}
+	h := NewHandler(cfg, recipe, Clients{
+		SSM: ssm.NewFromConfig(awsCfg),
+		ECR: ecr.NewFromConfig(awsCfg),
+		ECS: ecs.NewFromConfig(awsCfg),
+	}, log)
+	activity.Start(log, h.Resolve)
+}
