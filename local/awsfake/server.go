@@ -59,6 +59,8 @@ type Server struct {
 	SecretsManager *SecretsManager
 	KMS            *KMS
 	ECS            *ECS
+	SSM            *SSM
+	ECR            *ECR
 
 	byPrefix map[string]*service // X-Amz-Target prefix -> service
 	byID     map[string]*service // "ecs" -> service
@@ -117,6 +119,8 @@ func New(opts Options) *Server {
 	s.SecretsManager = newSecretsManager(s)
 	s.KMS = newKMS(s)
 	s.ECS = newECS(s)
+	s.SSM = newSSM(s)
+	s.ECR = newECR(s)
 	return s
 }
 
