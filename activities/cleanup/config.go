@@ -1,0 +1,70 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is Cleanup's configuration, read once from the environment in main.
+type Config struct {
+	// SecretARN (GITHUB_SECRET_ARN) names the Secrets Manager secret holding the GitHub
+	// App key or token that deletes runner registrations.
+	SecretARN string
+	// ClusterARN (CLUSTER_ARN) is the ECS cluster the runner tasks run in.
+	ClusterARN string
+	// Budget (CLEANUP_BUDGET_SECONDS, default 60) bounds the time one invocation spends
+	// retrying GitHub 5xx answers and rate limits before it raises GitHubUnavailable or
+	// GitHubRateLimited for the state machine to retry later. Keep it well below the
+	// state's TimeoutSeconds (300).
+	Budget time.Duration
+	// SecretTTL (SECRET_CACHE_SECONDS, default 300) bounds how long the secret is cached.
+	SecretTTL time.Duration
+}
+
+// ConfigError names the environment variable that is wrong.
+type ConfigError struct {
+	Var, Problem string
+}
+
+func (e *ConfigError) Error() string { return e.Var + ": " + e.Problem }
+
+// LoadConfig reads the configuration through getenv and validates it.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	var errs []error
+	c := Config{
+		SecretARN:  strings.TrimSpace(getenv("GITHUB_SECRET_ARN")),
+		ClusterARN: strings.TrimSpace(getenv("CLUSTER_ARN")),
+		Budget:     60 * time.Second,
+		SecretTTL:  5 * time.Minute,
+	}
+	if c.SecretARN == "" {
+		errs = append(errs, &ConfigError{"GITHUB_SECRET_ARN", "must name the Secrets Manager secret holding the GitHub App key or token"})
+	}
+	if !strings.HasPrefix(c.ClusterARN, "arn:") || !strings.Contains(c.ClusterARN, ":cluster/") {
+		errs = append(errs, &ConfigError{"CLUSTER_ARN", fmt.Sprintf("%q must be the runner cluster's ARN (arn:aws:ecs:<region>:<account>:cluster/<name>)", c.ClusterARN)})
+	}
+	if err := seconds(getenv, "CLEANUP_BUDGET_SECONDS", 1, 240, &c.Budget); err != nil {
+		errs = append(errs, err)
+	}
+	if err := seconds(getenv, "SECRET_CACHE_SECONDS", 1, 3600, &c.SecretTTL); err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(errs...)
+}
+
+// seconds reads an optional whole number of seconds in [lo, hi] into d.
+func seconds(getenv func(string) string, name string, lo, hi int, d *time.Duration) error {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return &ConfigError{name, fmt.Sprintf("%q must be a whole number of seconds from %d to %d", v, lo, hi)}
+	}
+	*d = time.Duration(n) * time.Second
+	return nil
+}

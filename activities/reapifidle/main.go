@@ -1,0 +1,43 @@
+// Command reapifidle is the Lambda behind the ReapIfIdle state: after the idle timeout
+// it deletes the runner's registration — which GitHub refuses while the runner runs a
+// job, so the delete is the atomic idle check — and stops the reaped runner's task.
+// See README.md for its configuration.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/runnerfleet/fleet/internal/activity"
+	"github.com/runnerfleet/fleet/internal/credentials"
+)
+
+// awsAttempts is how often the SDK tries a throttled AWS call (with its own backoff)
+// before ReapIfIdle raises AWSThrottled for the state machine to retry.
+const awsAttempts = 6
+
+func main() {
+	log := activity.Logger()
+	cfg, err := LoadConfig(os.Getenv)
+	if err != nil {
+		log.Error("invalid configuration", "error", err)
+		os.Exit(1)
+	}
+	ctx := context.Background()
+	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRetryMaxAttempts(awsAttempts))
+	if err != nil {
+		log.Error("loading AWS configuration failed", "error", err)
+		os.Exit(1)
+	}
+	github := &githubSource{
+		secrets: credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL),
+		log:     log,
+	}
+	h := NewHandler(cfg, github, ecs.NewFromConfig(awsCfg), sfn.NewFromConfig(awsCfg), os.Stdout, log)
+	activity.Start(log, h.Handle)
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Runner scopes (RUNNER_SCOPE).
+const (
+	ScopeRepo = "repo"
+	ScopeOrg  = "org"
+)
+
+// Config is RequestRunner's configuration, read once from the environment in main.
+type Config struct {
+	// SecretARN (GITHUB_SECRET_ARN) names the Secrets Manager secret holding the GitHub
+	// App key (app_id + private_key) or a token, and api_url for GitHub Enterprise Server.
+	SecretARN string
+	// KMSKeyARN (KMS_KEY_ARN) is the KMS key that seals the JIT config; the runner task
+	// role may decrypt with it for its own execution only.
+	KMSKeyARN string
+	// Scope (RUNNER_SCOPE, "repo" or "org", default "repo") is where runners register:
+	// on the job's repository, or on its organisation.
+	Scope string
+	// RunnerGroupID (RUNNER_GROUP_ID, default 1, the Default group) is the runner group
+	// of organisation runners.
+	RunnerGroupID int64
+	// Budget (GITHUB_BUDGET_SECONDS, default 20) bounds the time one invocation spends
+	// retrying GitHub 5xx answers and rate limits before it raises GitHubUnavailable or
+	// GitHubRateLimited for the state machine to retry with backoff.
+	Budget time.Duration
+	// SecretTTL (SECRET_CACHE_SECONDS, default 300) bounds how long the secret is cached.
+	SecretTTL time.Duration
+}
+
+// ConfigError names the environment variable that is wrong.
+type ConfigError struct {
+	Var, Problem string
+}
+
+func (e *ConfigError) Error() string { return e.Var + ": " + e.Problem }
+
+// LoadConfig reads the configuration through getenv and validates it.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	var errs []error
+	c := Config{
+		SecretARN:     strings.TrimSpace(getenv("GITHUB_SECRET_ARN")),
+		KMSKeyARN:     strings.TrimSpace(getenv("KMS_KEY_ARN")),
+		Scope:         strings.ToLower(strings.TrimSpace(getenv("RUNNER_SCOPE"))),
+		RunnerGroupID: 1,
+		Budget:        20 * time.Second,
+		SecretTTL:     5 * time.Minute,
+	}
+	if c.SecretARN == "" {
+		errs = append(errs, &ConfigError{"GITHUB_SECRET_ARN", "must name the Secrets Manager secret holding the GitHub App key or token"})
+	}
+	if c.KMSKeyARN == "" || strings.ContainsAny(c.KMSKeyARN, " \t\n") {
+		errs = append(errs, &ConfigError{"KMS_KEY_ARN", fmt.Sprintf("%q must be the ARN (or alias) of the KMS key that seals JIT configs", c.KMSKeyARN)})
+	}
+	switch c.Scope {
+	case "":
+		c.Scope = ScopeRepo
+	case ScopeRepo, ScopeOrg:
+	default:
+		errs = append(errs, &ConfigError{"RUNNER_SCOPE", fmt.Sprintf("%q must be repo (runners register on the job's repository) or org (on its organisation)", c.Scope)})
+	}
+	if v := strings.TrimSpace(getenv("RUNNER_GROUP_ID")); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			errs = append(errs, &ConfigError{"RUNNER_GROUP_ID", fmt.Sprintf("%q must be a positive runner group id (1 is the Default group)", v)})
+		}
+		c.RunnerGroupID = n
+	}
+	if err := seconds(getenv, "GITHUB_BUDGET_SECONDS", 1, 150, &c.Budget); err != nil {
+		errs = append(errs, err)
+	}
+	if err := seconds(getenv, "SECRET_CACHE_SECONDS", 1, 3600, &c.SecretTTL); err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(errs...)
+}
+
+// seconds reads an optional whole number of seconds in [lo, hi] into d.
+func seconds(getenv func(string) string, name string, lo, hi int, d *time.Duration) error {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return &ConfigError{name, fmt.Sprintf("%q must be a whole number of seconds from %d to %d", v, lo, hi)}
+	}
+	*d = time.Duration(n) * time.Second
+	return nil
+}

@@ -1,0 +1,42 @@
+// Command requestrunner is the Lambda behind the RequestRunner state: it registers a
+// just-in-time GitHub Actions runner for the job, named after the execution and with
+// the job's labels, and returns it with its JIT config sealed by KMS for this execution
+// only. See README.md for its configuration.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/runnerfleet/fleet/internal/activity"
+	"github.com/runnerfleet/fleet/internal/credentials"
+)
+
+// awsAttempts is how often the SDK tries a throttled AWS call (with its own backoff)
+// before RequestRunner raises AWSThrottled for the state machine to retry.
+const awsAttempts = 6
+
+func main() {
+	log := activity.Logger()
+	cfg, err := LoadConfig(os.Getenv)
+	if err != nil {
+		log.Error("invalid configuration", "error", err)
+		os.Exit(1)
+	}
+	ctx := context.Background()
+	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRetryMaxAttempts(awsAttempts))
+	if err != nil {
+		log.Error("loading AWS configuration failed", "error", err)
+		os.Exit(1)
+	}
+	github := &githubSource{
+		secrets: credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL),
+		log:     log,
+	}
+	h := NewHandler(cfg, github, kms.NewFromConfig(awsCfg), log)
+	activity.Start(log, h.Handle)
+}
