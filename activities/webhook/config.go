@@ -26,6 +26,12 @@ type Config struct {
 	Labels fleet.LabelPolicy
 	// SecretTTL (SECRET_CACHE_SECONDS, default 300) bounds how long the secret is cached.
 	SecretTTL time.Duration
+	// ClusterARN (CLUSTER_ARN) is the runners' ECS cluster: the webhook tags a runner's
+	// task with the job it took and stops a runner it reaps. Unset: no tagging.
+	ClusterARN string
+	// RunnerScope (RUNNER_SCOPE, repo or org, default repo) is where runners register;
+	// the cancellation path looks for idle runners there.
+	RunnerScope string
 }
 
 // ConfigError names the environment variable that is wrong.
@@ -47,7 +53,16 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			DefaultImage: strings.TrimSpace(getenv("DEFAULT_IMAGE")),
 			DefaultClass: strings.TrimSpace(getenv("DEFAULT_CLASS")),
 		},
-		SecretTTL: 5 * time.Minute,
+		SecretTTL:   5 * time.Minute,
+		ClusterARN:  strings.TrimSpace(getenv("CLUSTER_ARN")),
+		RunnerScope: strings.TrimSpace(getenv("RUNNER_SCOPE")),
+	}
+	switch c.RunnerScope {
+	case "":
+		c.RunnerScope = "repo"
+	case "repo", "org":
+	default:
+		errs = append(errs, &ConfigError{"RUNNER_SCOPE", fmt.Sprintf("%q must be repo or org", c.RunnerScope)})
 	}
 	if !strings.HasPrefix(c.StateMachineARN, "arn:") {
 		errs = append(errs, &ConfigError{"STATE_MACHINE_ARN", "must be the RunnerFleet state machine ARN"})

@@ -23,6 +23,7 @@ type workflowJobEvent struct {
 		RunnerName   *string  `json:"runner_name"`
 		Status       string   `json:"status"`
 		Conclusion   *string  `json:"conclusion"`
+		RunnerID     *int64   `json:"runner_id"`
 		StartedAt    string   `json:"started_at"`
 		CreatedAt    string   `json:"created_at"`
 	} `json:"workflow_job"`

@@ -8,16 +8,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/runnerfleet/fleet/internal/credentials"
 	"github.com/runnerfleet/fleet/internal/fleet"
+	"github.com/runnerfleet/fleet/internal/ghrunner"
+	"github.com/runnerfleet/fleet/internal/history"
 )
 
 // MaxBodyBytes is the largest delivery accepted. GitHub caps payloads at 25 MB, but a
@@ -57,9 +61,40 @@ type Answer struct {
 	Execution string `json:"execution,omitempty"`
 }
 
-// Starter is the Step Functions call the webhook makes.
+// Starter is the Step Functions call every queued job makes.
 type Starter interface {
 	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+}
+
+// StepFunctions is what the job-started and cancellation paths also need.
+type StepFunctions interface {
+	Starter
+	history.API
+	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
+	StopExecution(ctx context.Context, in *sfn.StopExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error)
+}
+
+// Tasks is the ECS part: tag the task with the job it took, stop a reaped runner's task.
+type Tasks interface {
+	TagResource(ctx context.Context, in *ecs.TagResourceInput, optFns ...func(*ecs.Options)) (*ecs.TagResourceOutput, error)
+	StopTask(ctx context.Context, in *ecs.StopTaskInput, optFns ...func(*ecs.Options)) (*ecs.StopTaskOutput, error)
+}
+
+// Runners is the GitHub part of the cancellation path.
+type Runners interface {
+	ListRunners(ctx context.Context, scope ghrunner.Scope, opts ghrunner.ListOptions) ([]ghrunner.Runner, error)
+	DeleteRunner(ctx context.Context, scope ghrunner.Scope, runnerID int64) error
+}
+
+// Deps are the handler's clients, built once in main.
+type Deps struct {
+	Secrets SecretSource
+	SFN     StepFunctions
+	ECS     Tasks
+	// GitHub builds a client from the current secret (credentials rotate).
+	GitHub func(ctx context.Context, s credentials.Secret) (Runners, error)
+	// Metrics receives CloudWatch embedded-metric-format lines (stdout in Lambda).
+	Metrics io.Writer
 }
 
 // SecretSource yields the webhook secret, cached, and refetches it on demand.
@@ -73,13 +108,17 @@ type Handler struct {
 	cfg     Config
 	secrets SecretSource
 	sfn     Starter
+	deps    Deps
 	log     *slog.Logger
 	now     func() time.Time
 }
 
 // NewHandler wires a handler; clients are built once in main.
-func NewHandler(cfg Config, secrets SecretSource, starter Starter, log *slog.Logger) *Handler {
-	return &Handler{cfg: cfg, secrets: secrets, sfn: starter, log: log, now: time.Now}
+func NewHandler(cfg Config, deps Deps, log *slog.Logger) *Handler {
+	if deps.Metrics == nil {
+		deps.Metrics = io.Discard
+	}
+	return &Handler{cfg: cfg, secrets: deps.Secrets, sfn: deps.SFN, deps: deps, log: log, now: time.Now}
 }
 
 func answer(status int, s, reason string) Response {
@@ -140,6 +179,20 @@ func (h *Handler) serve(ctx context.Context, log *slog.Logger, req Request, even
 		return answer(http.StatusBadRequest, StatusRejected, err.Error())
 	}
 	return h.workflowJob(ctx, log, &ev, delivery)
+}
+
+// serves applies the repository rules; the reason says why a repository is not served.
+func (h *Handler) serves(ev *workflowJobEvent) (string, bool) {
+	repo := ev.Repository
+	switch {
+	case h.cfg.Repositories.Empty():
+		return "ALLOWED_REPOSITORIES is empty, so this fleet serves no repository; set it to owner/name, owner/* or *", false
+	case !h.cfg.Repositories.Allows(repo.Owner.Login, repo.Name):
+		return fmt.Sprintf("repository %s/%s is not in ALLOWED_REPOSITORIES", repo.Owner.Login, repo.Name), false
+	case ev.public() && !h.cfg.AllowPublic:
+		return fmt.Sprintf("repository %s/%s is public and ALLOW_PUBLIC_REPOSITORIES is false: anyone's pull request could run code on these runners", repo.Owner.Login, repo.Name), false
+	}
+	return "", true
 }
 
 // verify checks X-Hub-Signature-256 over the exact bytes, refetching the secret once if
@@ -215,17 +268,17 @@ func Sign(secret string, body []byte) string {
 func (h *Handler) workflowJob(ctx context.Context, log *slog.Logger, ev *workflowJobEvent, delivery string) Response {
 	wj, repo := ev.WorkflowJob, ev.Repository
 	log = log.With("action", *ev.Action, "job_id", *wj.ID, "repository", repo.Owner.Login+"/"+repo.Name)
-	if *ev.Action != "queued" {
+	switch *ev.Action {
+	case "queued":
+	case "in_progress":
+		return h.jobStarted(ctx, log, ev)
+	case "completed":
+		return h.jobCompleted(ctx, log, ev)
+	default:
 		return answer(http.StatusOK, StatusIgnored, fmt.Sprintf("workflow_job action %q needs nothing from this fleet", *ev.Action))
 	}
-	if h.cfg.Repositories.Empty() {
-		return answer(http.StatusOK, StatusIgnored, "ALLOWED_REPOSITORIES is empty, so this fleet serves no repository; set it to owner/name, owner/* or *")
-	}
-	if !h.cfg.Repositories.Allows(repo.Owner.Login, repo.Name) {
-		return answer(http.StatusOK, StatusIgnored, fmt.Sprintf("repository %s/%s is not in ALLOWED_REPOSITORIES", repo.Owner.Login, repo.Name))
-	}
-	if ev.public() && !h.cfg.AllowPublic {
-		return answer(http.StatusOK, StatusIgnored, fmt.Sprintf("repository %s/%s is public and ALLOW_PUBLIC_REPOSITORIES is false: anyone's pull request could run code on these runners", repo.Owner.Login, repo.Name))
+	if reason, ok := h.serves(ev); !ok {
+		return answer(http.StatusOK, StatusIgnored, reason)
 	}
 	want, err := fleet.Decide(wj.Labels, h.cfg.Labels)
 	if err != nil {

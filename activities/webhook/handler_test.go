@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
@@ -35,9 +36,11 @@ const (
 // env is one webhook under test with its own AWS fake, real SDK clients and log capture.
 type env struct {
 	aws     *awsfake.Server
+	awsCfg  aws.Config
 	handler *Handler
 	smArn   string
 	logs    *bytes.Buffer
+	metrics bytes.Buffer
 	cfg     Config
 }
 
@@ -70,12 +73,14 @@ func newEnv(t *testing.T, mutate ...func(*Config)) *env {
 	for _, m := range mutate {
 		m(&cfg)
 	}
+	e := &env{aws: fake, smArn: smArn, cfg: cfg}
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	store := credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL)
-	h := NewHandler(cfg, store, sfn.NewFromConfig(awsCfg), log)
+	h := NewHandler(cfg, Deps{Secrets: store, SFN: sfn.NewFromConfig(awsCfg), ECS: ecs.NewFromConfig(awsCfg), Metrics: &e.metrics}, log)
 	h.now = func() time.Time { return time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC) }
-	return &env{aws: fake, handler: h, smArn: smArn, logs: logs, cfg: cfg}
+	e.handler, e.logs, e.awsCfg = h, logs, awsCfg
+	return e
 }
 
 func mapEnv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }

@@ -1,6 +1,7 @@
 // Command webhook is the Lambda behind the fleet's Function URL: it verifies GitHub's
 // signature, decides whether a queued workflow_job is ours, and starts exactly one
-// RunnerFleet execution per job. See README.md for its configuration and answers.
+// RunnerFleet execution per job. On in_progress it records which job a runner took; on
+// a job cancelled before it started it reaps an idle runner. See README.md.
 package main
 
 import (
@@ -10,10 +11,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/runnerfleet/fleet/internal/credentials"
+	"github.com/runnerfleet/fleet/internal/ghrunner"
 )
 
 func main() {
@@ -29,7 +32,30 @@ func main() {
 		log.Error("loading AWS configuration failed", "error", err)
 		os.Exit(1)
 	}
-	store := credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL)
-	h := NewHandler(cfg, store, sfn.NewFromConfig(awsCfg), log)
+	h := NewHandler(cfg, Deps{
+		Secrets: credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL),
+		SFN:     sfn.NewFromConfig(awsCfg),
+		ECS:     ecs.NewFromConfig(awsCfg),
+		GitHub:  GitHubFromSecret(log),
+		Metrics: os.Stdout,
+	}, log)
 	lambda.Start(h.HandleURL)
+}
+
+// GitHubFromSecret builds GitHub clients from the secret, reusing one while the
+// credentials are unchanged so App installation tokens stay cached across invocations.
+func GitHubFromSecret(log *slog.Logger) func(context.Context, credentials.Secret) (Runners, error) {
+	var last credentials.Secret
+	var client *ghrunner.Client
+	return func(ctx context.Context, s credentials.Secret) (Runners, error) {
+		if client != nil && s == last {
+			return client, nil
+		}
+		c, err := ghrunner.New(ctx, ghrunner.Options{AppID: s.AppID, PrivateKey: []byte(s.PrivateKey), Token: s.Token, APIURL: s.APIURL, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		last, client = s, c
+		return c, nil
+	}
 }
