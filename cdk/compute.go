@@ -1,0 +1,124 @@
+package main
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+)
+
+// compute is where runners run: the ECS cluster (Fargate and Fargate Spot), the two
+// roles ResolveImage puts in each runner task definition, and the runner log group.
+type compute struct {
+	cluster awsecs.Cluster
+	// executionRole is ECS's: pull the image, ship the container's logs.
+	executionRole awsiam.Role
+	// taskRole is the runner's: open its own seal, write its logs, nothing else.
+	taskRole   awsiam.Role
+	runnerLogs awslogs.LogGroup
+	// taskFamily prefixes the task definition families ResolveImage registers; RunTask
+	// is granted on these families only.
+	taskFamily string
+}
+
+func newCompute(scope constructs.Construct, cfg Config, net *network, set *settings) *compute {
+	stack := awscdk.Stack_Of(scope)
+	c := &compute{taskFamily: *stack.StackName() + runnerFamilySuffix}
+	c.cluster = awsecs.NewCluster(scope, jsii.String("Cluster"), &awsecs.ClusterProps{
+		Vpc:                            net.vpc,
+		EnableFargateCapacityProviders: jsii.Bool(true),
+		ContainerInsightsV2:            awsecs.ContainerInsights_ENABLED,
+	})
+	c.runnerLogs = awslogs.NewLogGroup(scope, jsii.String("RunnerLogs"), &awslogs.LogGroupProps{
+		Retention:     retention(cfg),
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+
+	c.executionRole = awsiam.NewRole(scope, jsii.String("RunnerExecutionRole"), &awsiam.RoleProps{
+		AssumedBy:   ecsTasksPrincipal(),
+		Description: jsii.String("Runner Fleet: ECS pulls runner images and ships runner container logs"),
+	})
+	c.runnerLogs.GrantWrite(c.executionRole)
+	// Pull rights on the fleet's repository are added by images.grantPull.
+
+	c.taskRole = awsiam.NewRole(scope, jsii.String("RunnerTaskRole"), &awsiam.RoleProps{
+		AssumedBy:   ecsTasksPrincipal(),
+		Description: jsii.String("Runner Fleet: the runner itself; opens its own sealed JIT config and writes its logs, nothing of the control plane"),
+	})
+	set.grantOpen(c.taskRole)
+	c.runnerLogs.GrantWrite(c.taskRole)
+	for _, r := range []awsiam.Role{c.executionRole, c.taskRole} {
+		cdknag.NagSuppressions_AddResourceSuppressions(r, &[]*cdknag.NagPackSuppression{{
+			Id:        jsii.String("AwsSolutions-IAM5"),
+			Reason:    jsii.String("Log streams are named per task at run time; the grant is limited to the runner log group's streams."),
+			AppliesTo: &[]any{regexAppliesTo(`^Resource::<RunnerLogs[0-9A-F]+\.Arn>:\*$`)},
+		}}, jsii.Bool(true))
+	}
+	return c
+}
+
+// ecsTasksPrincipal is ECS tasks, confused-deputy protected to this account.
+func ecsTasksPrincipal() awsiam.IPrincipal {
+	return awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), &awsiam.ServicePrincipalOpts{
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
+		},
+	})
+}
+
+// taskArns are the ARNs of the cluster's tasks.
+func (c *compute) taskArns() *string {
+	return awscdk.Stack_Of(c.cluster).FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("ecs"),
+		Resource:     jsii.String("task"),
+		ResourceName: awscdk.Fn_Join(jsii.String(""), &[]*string{c.cluster.ClusterName(), jsii.String("/*")}),
+	})
+}
+
+// taskDefinitionArns are the runner task definition families, every revision.
+func (c *compute) taskDefinitionArns() *string {
+	return awscdk.Stack_Of(c.cluster).FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("ecs"),
+		Resource:     jsii.String("task-definition"),
+		ResourceName: jsii.String(c.taskFamily + "*:*"),
+	})
+}
+
+// clusterCondition limits an ECS action to this cluster.
+func (c *compute) clusterCondition() *map[string]any {
+	return &map[string]any{"ArnEquals": map[string]any{"ecs:cluster": c.cluster.ClusterArn()}}
+}
+
+// grantTasks lets grantee find and manage the cluster's runner tasks: list them,
+// describe, stop and tag them.
+func (c *compute) grantTasks(grantee awsiam.IGrantable, actions ...string) {
+	p := grantee.GrantPrincipal()
+	p.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(actions...),
+		Resources: &[]*string{c.taskArns()},
+	}))
+}
+
+// grantListTasks lets grantee list the cluster's tasks. ListTasks takes no task
+// resource, so the statement names * and limits it to the cluster by condition.
+func (c *compute) grantListTasks(grantee awsiam.IGrantable) {
+	grantee.GrantPrincipal().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:    jsii.Strings("ecs:ListTasks"),
+		Resources:  jsii.Strings("*"),
+		Conditions: c.clusterCondition(),
+	}))
+}
+
+// grantPassRoles lets grantee hand the two runner roles to ECS.
+func (c *compute) grantPassRoles(grantee awsiam.IGrantable) {
+	grantee.GrantPrincipal().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("iam:PassRole"),
+		Resources: &[]*string{c.executionRole.RoleArn(), c.taskRole.RoleArn()},
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"iam:PassedToService": "ecs-tasks.amazonaws.com"},
+		},
+	}))
+}
