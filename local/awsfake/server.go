@@ -61,6 +61,7 @@ type Server struct {
 	ECS            *ECS
 	SSM            *SSM
 	ECR            *ECR
+	CodeBuild      *CodeBuild
 
 	byPrefix map[string]*service // X-Amz-Target prefix -> service
 	byID     map[string]*service // "ecs" -> service
@@ -121,6 +122,7 @@ func New(opts Options) *Server {
 	s.ECS = newECS(s)
 	s.SSM = newSSM(s)
 	s.ECR = newECR(s)
+	s.CodeBuild = newCodeBuild(s)
 	return s
 }
 
