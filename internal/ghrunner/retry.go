@@ -16,6 +16,8 @@ type Retrier struct {
 	// Base is the first backoff ceiling (default 200ms); it doubles per attempt up to
 	// Cap (default 5s). Each wait is uniform in [0, ceiling) ("full jitter").
 	Base, Cap time.Duration
+	// MaxAttempts bounds the calls made (default 8), whatever the budget.
+	MaxAttempts int
 	// ContextMargin is kept free before the context's deadline so the caller still has
 	// time to report (default 1s).
 	ContextMargin time.Duration
@@ -62,6 +64,10 @@ func (r Retrier) Do(ctx context.Context, budget time.Duration, op func(context.C
 	if margin <= 0 {
 		margin = time.Second
 	}
+	attempts := r.MaxAttempts
+	if attempts <= 0 {
+		attempts = 8
+	}
 	log := r.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -76,18 +82,23 @@ func (r Retrier) Do(ctx context.Context, budget time.Duration, op func(context.C
 		if err == nil {
 			return nil
 		}
+		backoff := jitter(min(ceil, base<<min(attempt, 30)))
 		var wait time.Duration
 		var un *UnavailableError
 		var rl *RateLimitError
 		switch {
 		case errors.As(err, &rl):
 			wait = rl.RetryAfter
+			if wait <= 0 {
+				// A reset already past: GitHub has not caught up yet; back off anyway.
+				wait = backoff
+			}
 		case errors.As(err, &un):
-			wait = jitter(min(ceil, base<<min(attempt, 30)))
+			wait = backoff
 		default:
 			return err
 		}
-		if now().Add(wait).After(deadline) || ctx.Err() != nil {
+		if attempt+1 >= attempts || now().Add(wait).After(deadline) || ctx.Err() != nil {
 			return err
 		}
 		log.Warn("github call failed; retrying", "attempt", attempt+1, "wait", wait, "error", err)
