@@ -62,6 +62,7 @@ type Server struct {
 	SSM            *SSM
 	ECR            *ECR
 	CodeBuild      *CodeBuild
+	CloudFormation *CloudFormation
 
 	byPrefix map[string]*service // X-Amz-Target prefix -> service
 	byID     map[string]*service // "ecs" -> service
@@ -123,6 +124,7 @@ func New(opts Options) *Server {
 	s.SSM = newSSM(s)
 	s.ECR = newECR(s)
 	s.CodeBuild = newCodeBuild(s)
+	s.CloudFormation = newCloudFormation(s)
 	return s
 }
 
