@@ -188,27 +188,40 @@ func (c *Client) ForInstallation(id int64) *Client {
 	return &Client{shared: c.shared, installation: id}
 }
 
-func (c *Client) auth() authInfo {
-	return authInfo{app: c.shared.app != nil, installation: c.installation}
-}
-
 // IsApp reports whether c authenticates as a GitHub App.
 func (c *Client) IsApp() bool { return c.shared.app != nil }
 
-// client returns the go-github client to act on scope with.
-func (c *Client) client(ctx context.Context, scope Scope) (*github.Client, error) {
+// client returns the go-github client to act on scope with, and the installation it
+// acts as (0 with a PAT).
+func (c *Client) client(ctx context.Context, scope Scope) (*github.Client, int64, error) {
 	sh := c.shared
 	if sh.pat != nil {
-		return sh.pat, nil
+		return sh.pat, 0, nil
 	}
 	id := c.installation
 	if id == 0 {
 		var err error
 		if id, err = c.FindInstallation(ctx, scope); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
-	return sh.installationClient(id)
+	gh, err := sh.installationClient(id)
+	return gh, id, err
+}
+
+// fail maps err (mapError) and forgets state GitHub just contradicted: a cached
+// installation token it rejected (401: revoked, or the App reinstalled), and the
+// looked-up installation id, so the next attempt looks up and mints afresh.
+func (c *Client) fail(ctx context.Context, op string, scope Scope, installation int64, err error) error {
+	mapped := mapError(ctx, op, scope, authInfo{app: c.IsApp(), installation: installation}, err)
+	var auth *AuthError
+	if installation != 0 && errors.As(mapped, &auth) && auth.Status == http.StatusUnauthorized && auth.Op != opCreateToken {
+		c.shared.forgetToken(installation)
+		if c.installation == 0 {
+			c.shared.forgetInstallation(installation)
+		}
+	}
+	return mapped
 }
 
 // FindInstallation returns the id of the App's installation that covers scope
@@ -261,4 +274,32 @@ func (sh *shared) installationClient(id int64) (*github.Client, error) {
 	}
 	sh.clients[id] = c
 	return c, nil
+}
+
+// String prints the options without the credentials; GoString, Format and LogValue
+// do the same, so no %v, %+v, %#v or log line of Options shows a key or token.
+func (o Options) String() string {
+	return fmt.Sprintf("ghrunner.Options{AppID: %d, PrivateKey: %s, Token: %s, APIURL: %q}",
+		o.AppID, mask(len(o.PrivateKey) > 0), mask(o.Token != ""), redactURL(o.APIURL))
+}
+
+func (o Options) GoString() string { return o.String() }
+
+// Format prints String for every verb.
+func (o Options) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(o.String())) }
+
+func (o Options) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Int64("app_id", o.AppID),
+		slog.String("private_key", mask(len(o.PrivateKey) > 0)),
+		slog.String("token", mask(o.Token != "")),
+		slog.String("api_url", redactURL(o.APIURL)),
+	)
+}
+
+func mask(set bool) string {
+	if set {
+		return redacted
+	}
+	return "(none)"
 }

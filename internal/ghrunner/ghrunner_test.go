@@ -415,7 +415,55 @@ func TestSecretNeverPrints(t *testing.T) {
 	if !strings.Contains(logs.String(), `"runner_id":5`) || !strings.Contains(fmt.Sprintf("%+v", jit), "[redacted]") {
 		t.Errorf("redacted output lost the useful parts: %s / %+v", logs.String(), jit)
 	}
+	opts := Options{AppID: 3, PrivateKey: []byte("-----BEGIN RSA PRIVATE KEY-----\nMIIsecret"), Token: "ghp_optsecret", APIURL: "https://ghe.example.com/api/v3/"}
+	var optLogs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&optLogs, nil)).Info("config", "github", opts)
+	for _, o := range []string{fmt.Sprintf("%v %+v %#v %s", opts, opts, opts, opts), optLogs.String()} {
+		if strings.Contains(o, "MIIsecret") || strings.Contains(o, "ghp_optsecret") || !strings.Contains(o, "ghe.example.com") {
+			t.Errorf("Options print: %s", o)
+		}
+	}
 	if jit.EncodedConfig.Reveal() != plain {
 		t.Error("Reveal lost the value")
 	}
+}
+
+func TestRecoversFromRevokedTokenAndReinstall(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	t.Run("revoked token", func(t *testing.T) {
+		c := e.app(t).ForInstallation(orgInstall)
+		before := e.fake.TokenRequests(orgInstall)
+		_, err := c.ListRunners(ctx, org, ListOptions{})
+		must(t, err)
+		e.fake.RevokeTokens(orgInstall)
+		_, err = c.ListRunners(ctx, org, ListOptions{})
+		var auth *AuthError
+		if !errors.As(err, &auth) || auth.Status != 401 {
+			t.Fatalf("with a revoked token: got %v, want a 401 *AuthError", err)
+		}
+		if _, err := c.ListRunners(ctx, org, ListOptions{}); err != nil {
+			t.Errorf("the next call did not mint a fresh token: %v", err)
+		}
+		if n := e.fake.TokenRequests(orgInstall) - before; n != 2 {
+			t.Errorf("%d tokens minted, want 2", n)
+		}
+	})
+	t.Run("reinstalled under a new id", func(t *testing.T) {
+		c := e.app(t) // installation looked up per scope
+		_, err := c.ListRunners(ctx, org, ListOptions{})
+		must(t, err)
+		e.fake.RemoveInstallation(orgInstall)
+		must(t, e.fake.AddInstallation(githubfake.Installation{ID: 77, AppID: appID, Account: "octo-org",
+			Permissions: map[string]string{"organization_self_hosted_runners": "write"}}))
+		if _, err := c.ListRunners(ctx, org, ListOptions{}); ErrorName(err) != fleet.ErrGitHubAuthFailed {
+			t.Fatalf("first call after the reinstall: got %v, want GitHubAuthFailed", err)
+		}
+		if _, err := c.ListRunners(ctx, org, ListOptions{}); err != nil {
+			t.Errorf("the next call did not look the installation up again: %v", err)
+		}
+		if id, _ := c.FindInstallation(ctx, org); id != 77 {
+			t.Errorf("installation %d, want 77", id)
+		}
+	})
 }

@@ -93,7 +93,7 @@ func (c *Client) GenerateJITConfig(ctx context.Context, scope Scope, req JITRequ
 	if err := req.Validate(); err != nil {
 		return JIT{}, err
 	}
-	gh, err := c.client(ctx, scope)
+	gh, id, err := c.client(ctx, scope)
 	if err != nil {
 		return JIT{}, err
 	}
@@ -111,7 +111,7 @@ func (c *Client) GenerateJITConfig(ctx context.Context, scope Scope, req JITRequ
 		cfg, _, err = gh.Actions.GenerateRepoJITConfig(ctx, scope.Owner, scope.Repo, body)
 	}
 	if err != nil {
-		return JIT{}, mapError(ctx, opGenerateJIT, scope, c.auth(), err)
+		return JIT{}, c.fail(ctx, opGenerateJIT, scope, id, err)
 	}
 	if cfg.GetEncodedJITConfig() == "" || cfg.GetRunner().GetID() == 0 {
 		return JIT{}, &UnavailableError{Op: opGenerateJIT, Scope: scope, Err: errors.New("GitHub answered 201 without a runner id or JIT config")}
@@ -142,7 +142,7 @@ func (c *Client) GetRunner(ctx context.Context, scope Scope, runnerID int64) (Ru
 	if err := scope.Validate(); err != nil {
 		return Runner{}, err
 	}
-	gh, err := c.client(ctx, scope)
+	gh, id, err := c.client(ctx, scope)
 	if err != nil {
 		return Runner{}, err
 	}
@@ -153,7 +153,7 @@ func (c *Client) GetRunner(ctx context.Context, scope Scope, runnerID int64) (Ru
 		r, _, err = gh.Actions.GetRunner(ctx, scope.Owner, scope.Repo, runnerID)
 	}
 	if err != nil {
-		return Runner{}, mapError(ctx, opGetRunner, scope, c.auth(), err)
+		return Runner{}, c.fail(ctx, opGetRunner, scope, id, err)
 	}
 	return toRunner(r), nil
 }
@@ -176,7 +176,7 @@ func (c *Client) ListRunners(ctx context.Context, scope Scope, opts ListOptions)
 	if err := scope.Validate(); err != nil {
 		return nil, err
 	}
-	gh, err := c.client(ctx, scope)
+	gh, id, err := c.client(ctx, scope)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +200,7 @@ func (c *Client) ListRunners(ctx context.Context, scope Scope, opts ListOptions)
 			page, resp, err = gh.Actions.ListRunners(ctx, scope.Owner, scope.Repo, lo)
 		}
 		if err != nil {
-			return nil, mapError(ctx, opListRunners, scope, c.auth(), err)
+			return nil, c.fail(ctx, opListRunners, scope, id, err)
 		}
 		for _, r := range page.Runners {
 			out = append(out, toRunner(r))
@@ -219,7 +219,7 @@ func (c *Client) DeleteRunner(ctx context.Context, scope Scope, runnerID int64) 
 	if err := scope.Validate(); err != nil {
 		return err
 	}
-	gh, err := c.client(ctx, scope)
+	gh, id, err := c.client(ctx, scope)
 	if err != nil {
 		return err
 	}
@@ -229,7 +229,7 @@ func (c *Client) DeleteRunner(ctx context.Context, scope Scope, runnerID int64) 
 		_, err = gh.Actions.RemoveRunner(ctx, scope.Owner, scope.Repo, runnerID)
 	}
 	if err != nil {
-		return fmt.Errorf("runner %d: %w", runnerID, mapError(ctx, opDeleteRunner, scope, c.auth(), err))
+		return fmt.Errorf("runner %d: %w", runnerID, c.fail(ctx, opDeleteRunner, scope, id, err))
 	}
 	return nil
 }

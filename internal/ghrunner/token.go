@@ -2,6 +2,7 @@ package ghrunner
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 )
@@ -36,7 +37,14 @@ func (sh *shared) installationToken(ctx context.Context, id int64) (string, erro
 	}
 	tok, _, err := sh.app.Apps.CreateInstallationToken(ctx, id, nil)
 	if err != nil {
-		return "", mapError(ctx, opCreateToken, Scope{}, authInfo{app: true, installation: id}, err)
+		mapped := mapError(ctx, opCreateToken, Scope{}, authInfo{app: true, installation: id}, err)
+		var auth *AuthError
+		if errors.As(mapped, &auth) && auth.Status == http.StatusNotFound {
+			// The installation is gone (uninstalled, or reinstalled under a new id):
+			// forget the scopes looked up to it so the next call looks again.
+			sh.forgetInstallation(id)
+		}
+		return "", mapped
 	}
 	e.token = tok.GetToken()
 	e.expires = tok.GetExpiresAt().Time
@@ -46,6 +54,30 @@ func (sh *shared) installationToken(ctx context.Context, id int64) (string, erro
 	}
 	sh.log.Info("github installation token refreshed", "installation_id", id, "expires_at", e.expires)
 	return e.token, nil
+}
+
+// forgetToken drops installation id's cached token.
+func (sh *shared) forgetToken(id int64) {
+	sh.mu.Lock()
+	e := sh.tokens[id]
+	sh.mu.Unlock()
+	if e == nil {
+		return
+	}
+	e.sem <- struct{}{}
+	e.token, e.expires = "", time.Time{}
+	<-e.sem
+}
+
+// forgetInstallation drops every scope → id lookup result.
+func (sh *shared) forgetInstallation(id int64) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for k, v := range sh.installs {
+		if v == id {
+			delete(sh.installs, k)
+		}
+	}
 }
 
 // tokenTransport authenticates each request as one installation.

@@ -122,6 +122,19 @@ func (s *Server) RemoveInstallation(id int64) {
 	delete(s.installations, id)
 }
 
+// RevokeTokens invalidates every token minted for the installation, as
+// DELETE /installation/token does for one.
+func (s *Server) RevokeTokens(installationID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for tok, t := range s.instTokens {
+		if t.installationID == installationID {
+			t.expiresAt = time.Time{}
+			s.instTokens[tok] = t
+		}
+	}
+}
+
 // SetInstallationPermissions replaces an installation's permissions (as when the
 // owner accepts or revokes them). Tokens minted before keep what they were granted,
 // as on GitHub.
