@@ -50,7 +50,7 @@ func NewHandler(cfg Config, recipe Recipe, c Clients, log *slog.Logger) *Handler
 		recipe:   recipe,
 		ecr:      c.ECR,
 		ecs:      c.ECS,
-		taskDefs: taskDefCache{entries: map[taskSpec]taskDefEntry{}},
+		taskDefs: taskDefCache{entries: map[taskDefKey]taskDefEntry{}},
 		log:      log,
 		now:      time.Now,
 	}

@@ -60,8 +60,12 @@ func taskFamily(hash, arch string, storageGiB int) string {
 // so a task definition deregistered by hand is noticed.
 type taskDefCache struct {
 	mu      sync.Mutex
-	entries map[taskSpec]taskDefEntry
+	entries map[taskDefKey]taskDefEntry
 }
+
+// taskDefKey is what decides reuse: the family (image hash, arch, storage) and the
+// image URI. The registered size is not part of it: RunTask overrides it per class.
+type taskDefKey struct{ family, image string }
 
 type taskDefEntry struct {
 	arn string
@@ -72,7 +76,8 @@ type taskDefEntry struct {
 // latest revision when it matches, a newly registered revision otherwise.
 func (h *Handler) taskDefinition(ctx context.Context, spec taskSpec) (string, error) {
 	h.taskDefs.mu.Lock()
-	e, ok := h.taskDefs.entries[spec]
+	key := taskDefKey{spec.family, spec.image}
+	e, ok := h.taskDefs.entries[key]
 	h.taskDefs.mu.Unlock()
 	if ok && h.now().Sub(e.at) < h.cfg.ClassCacheTTL {
 		return e.arn, nil
@@ -82,7 +87,7 @@ func (h *Handler) taskDefinition(ctx context.Context, spec taskSpec) (string, er
 		return "", err
 	}
 	h.taskDefs.mu.Lock()
-	h.taskDefs.entries[spec] = taskDefEntry{arn: arn, at: h.now()}
+	h.taskDefs.entries[key] = taskDefEntry{arn: arn, at: h.now()}
 	h.taskDefs.mu.Unlock()
 	return arn, nil
 }
