@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -91,6 +92,73 @@ func TestBuildScriptPatternsMatchImageref(t *testing.T) {
 	for name, want := range map[string]int{"max_ref_len": imageref.MaxRefLen, "max_name_len": imageref.MaxNameLen} {
 		if !strings.Contains(string(script), "\n"+name+"="+strconv.Itoa(want)+"\n") {
 			t.Errorf("build-image.sh %s differs from imageref (%d)", name, want)
+		}
+	}
+}
+
+// dockerInstructions returns a Dockerfile's instructions, continuation lines joined and
+// comments dropped.
+func dockerInstructions(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	cur := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		trimmed := strings.TrimSpace(line)
+		if cur == "" && (trimmed == "" || strings.HasPrefix(trimmed, "#")) {
+			continue
+		}
+		if strings.HasSuffix(trimmed, "\\") {
+			cur += strings.TrimSuffix(trimmed, "\\") + " "
+			continue
+		}
+		out = append(out, strings.Join(strings.Fields(cur+trimmed), " "))
+		cur = ""
+	}
+	return out
+}
+
+// Both Dockerfiles must give the same runtime contract: tini as PID 1 starting the
+// entrypoint, the runner user, run.sh's signal handling on. (hadolint is not packaged
+// for Debian; this keeps the contract checked without it.)
+func TestDockerfiles(t *testing.T) {
+	derived := dockerInstructions(t, "Dockerfile.derived")
+	byHand := dockerInstructions(t, "Dockerfile")
+	if len(derived) < 2 || derived[0] != "ARG BASE_IMAGE=public.ecr.aws/docker/library/ubuntu:24.04" || derived[1] != "FROM ${BASE_IMAGE}" {
+		t.Errorf("Dockerfile.derived must start with ARG BASE_IMAGE=<Ubuntu 24.04> and FROM ${BASE_IMAGE}; got %q", derived[:min(2, len(derived))])
+	}
+	tail := func(ins []string, from string) []string {
+		for i, s := range ins {
+			if strings.HasPrefix(s, from) {
+				return ins[i:]
+			}
+		}
+		t.Fatalf("no %q instruction", from)
+		return nil
+	}
+	want := tail(derived, "ENV ")
+	if got := tail(byHand, "ENV "); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("runner/Dockerfile's runtime settings differ from Dockerfile.derived:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, must := range []string{
+		`ENTRYPOINT ["/usr/local/bin/tini", "--", "/usr/local/bin/runner-fleet-entrypoint"]`,
+		"USER runner",
+		"ENV RUNNER_MANUALLY_TRAP_SIG=1 ACTIONS_RUNNER_PRINT_LOG_TO_STDOUT=1 RUNNER_FLEET_RUNNER_DIR=/home/runner/actions-runner",
+	} {
+		if !slices.Contains(want, must) {
+			t.Errorf("Dockerfile.derived lacks %q", must)
+		}
+	}
+	// The entrypoint path is the one make runner-context and build-image.sh use.
+	if !slices.Contains(derived, "COPY --chmod=0755 entrypoint/linux-${TARGETARCH}/runner-fleet-entrypoint /usr/local/bin/runner-fleet-entrypoint") {
+		t.Error("Dockerfile.derived does not copy entrypoint/linux-${TARGETARCH}/runner-fleet-entrypoint")
+	}
+	for _, ins := range append(derived, byHand...) {
+		if strings.HasPrefix(ins, "ADD ") {
+			t.Errorf("%q: downloads belong in install-runner.sh, where they are checksummed", ins)
 		}
 	}
 }

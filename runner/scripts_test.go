@@ -456,3 +456,61 @@ func TestInstallerPackages(t *testing.T) {
 		})
 	}
 }
+
+// buildspecCommands reads the build phase's commands from buildspec.yml: the "- "
+// items under "commands:" (the file keeps them plain, one per line).
+func buildspecCommands(t *testing.T) []string {
+	t.Helper()
+	var cmds []string
+	in := false
+	for _, line := range strings.Split(Buildspec(), "\n") {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case trimmed == "commands:":
+			in = true
+		case in && strings.HasPrefix(trimmed, "- "):
+			cmds = append(cmds, strings.TrimPrefix(trimmed, "- "))
+		case in && trimmed != "":
+			in = false
+		}
+	}
+	if len(cmds) == 0 {
+		t.Fatal("buildspec.yml has no build commands")
+	}
+	return cmds
+}
+
+func TestBuildspecCommands(t *testing.T) {
+	cmds := buildspecCommands(t)
+	for _, c := range cmds {
+		// The inputs reach build-image.sh through its environment only.
+		if strings.Contains(c, "$") || strings.Contains(c, "`") {
+			t.Errorf("buildspec command %q expands variables; inputs must stay data", c)
+		}
+	}
+	runAll := func(dir string, env map[string]string, e buildEnv) (string, int) {
+		for _, c := range cmds {
+			cmd := exec.Command(filepath.Join(e.bin, "bash"), "-c", c)
+			cmd.Dir = dir
+			cmd.Env = []string{"PATH=" + e.bin, "FAKE_LOG=" + e.log}
+			for k, v := range env {
+				cmd.Env = append(cmd.Env, k+"="+v)
+			}
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				return string(out), 1
+			}
+		}
+		return "", 0
+	}
+	e := newBuildEnv(t, false)
+	if out, code := runAll(t.TempDir(), validBuild(), e); code == 0 || !strings.Contains(out, "not the runner build context") {
+		t.Errorf("buildspec in an empty source: exit %d, output %q; want a clear refusal", code, out)
+	}
+	if out, code := runAll(e.context, validBuild(), e); code != 0 {
+		t.Errorf("buildspec in the build context failed: %s", out)
+	}
+	if findCall(readCalls(t, e.log), "docker", "push") == nil {
+		t.Error("the buildspec did not build and push")
+	}
+}
