@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -236,13 +237,7 @@ func parse(t *testing.T, def []byte) machine {
 
 // walk visits every state, branches included; top is true outside any Parallel.
 func walk(m machine, top bool, fn func(name string, s state, top bool)) {
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for n := range m.States {
-			if !yield(n) {
-				return
-			}
-		}
-	}) {
+	for _, name := range slices.Sorted(maps.Keys(m.States)) {
 		s := m.States[name]
 		fn(name, s, top)
 		for _, b := range s.Branches {
