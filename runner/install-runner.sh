@@ -113,6 +113,15 @@ dnf | microdnf | yum)
 	;;
 esac
 
+# --- The runner user: uid 1001 as on GitHub's own runner images, when it is free. ---
+if ! id "$runner_user" >/dev/null 2>&1; then
+	if getent passwd "$runner_uid" >/dev/null 2>&1; then
+		useradd --create-home --home-dir "$runner_home" --shell /bin/bash "$runner_user"
+	else
+		useradd --create-home --home-dir "$runner_home" --shell /bin/bash --uid "$runner_uid" "$runner_user"
+	fi
+fi
+
 # --- The runner, verified before it is unpacked. ---
 mkdir -p "$work" "$runner_dir"
 runner_pkg=actions-runner-linux-$runner_arch-$RUNNER_VERSION.tar.gz
@@ -133,14 +142,6 @@ printf '%s  %s\n' "$tini_sum" "$work/tini" | sha256sum -c - >/dev/null ||
 	die "tini-static-$tini_arch does not match the SHA-256 pinned in runner.env; refusing to install it"
 install -m 0755 "$work/tini" "$tini_path"
 
-# --- The runner user: uid 1001 as on GitHub's own runner images, when it is free. ---
-if ! id "$runner_user" >/dev/null 2>&1; then
-	if getent passwd "$runner_uid" >/dev/null 2>&1; then
-		useradd --create-home --home-dir "$runner_home" --shell /bin/bash "$runner_user"
-	else
-		useradd --create-home --home-dir "$runner_home" --shell /bin/bash --uid "$runner_uid" "$runner_user"
-	fi
-fi
 mkdir -p /etc/sudoers.d
 printf '%s ALL=(ALL) NOPASSWD:ALL\nDefaults:%s !requiretty\nDefaults env_keep += "DEBIAN_FRONTEND"\n' "$runner_user" "$runner_user" >/etc/sudoers.d/runner
 chmod 0440 /etc/sudoers.d/runner

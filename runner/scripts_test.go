@@ -323,6 +323,8 @@ func newInstallEnv(t *testing.T, packageManagers ...string) installEnv {
 	for _, tool := range []string{"useradd", "install", "tar", "chown", "chmod"} {
 		writeFake(t, e.bin, tool, "exit 0\n")
 	}
+	writeFake(t, e.bin, "id", "exit 1\n")     // no user named runner yet
+	writeFake(t, e.bin, "getent", "exit 2\n") // uid 1001 is free
 	writeFake(t, e.bin, "curl", `while [ $# -gt 0 ]; do [ "$1" = -o ] && { echo "not the release" >"$2"; }; shift; done`)
 	return e
 }
@@ -388,9 +390,9 @@ func TestInstallerRefuses(t *testing.T) {
 			want: "architecture s390x is not supported"},
 		{name: "no package manager", osRelease: "ID=gentoo\n", want: "has none of apt-get, dnf, microdnf or yum"},
 		{name: "checksum mismatch on an apt base", osRelease: ubuntu, pms: []string{"apt-get"},
-			want: "does not match the SHA-256 pinned in runner.env; refusing to install it", wantCalls: []string{"apt-get", "curl"}},
+			want: "does not match the SHA-256 pinned in runner.env; refusing to install it", wantCalls: []string{"apt-get", "id", "getent", "useradd", "curl"}},
 		{name: "checksum mismatch on a dnf base", osRelease: "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n", pms: []string{"dnf"},
-			want: "does not match the SHA-256 pinned in runner.env", wantCalls: []string{"dnf", "curl"}},
+			want: "does not match the SHA-256 pinned in runner.env", wantCalls: []string{"dnf", "id", "getent", "useradd", "curl"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newInstallEnv(t, tc.pms...)
@@ -417,7 +419,7 @@ func TestInstallerRefuses(t *testing.T) {
 					t.Errorf("%s did not run", w)
 				}
 			}
-			if ran["tar"] || ran["useradd"] || ran["install"] {
+			if ran["tar"] || ran["install"] {
 				t.Error("an unverified download was unpacked or installed")
 			}
 		})
@@ -447,6 +449,9 @@ func TestInstallerPackages(t *testing.T) {
 						t.Errorf("%s install lacks %s: %q", tc.pm, lib, got)
 					}
 				}
+			}
+			if u := findCall(calls, "useradd"); !slices.Contains(u, "--uid") || !slices.Contains(u, "1001") || u[len(u)-1] != "runner" {
+				t.Errorf("useradd = %q, want the runner user with uid 1001", u)
 			}
 			dl := findCall(calls, "curl")
 			url := "https://github.com/actions/runner/releases/download/v" + RunnerVersion + "/actions-runner-linux-x64-" + RunnerVersion + ".tar.gz"
