@@ -3,6 +3,7 @@ package awsfake
 import (
 	"context"
 	"encoding/xml"
+	"maps"
 	"net/url"
 	"sort"
 	"sync"
@@ -41,10 +42,10 @@ func (c *CloudFormation) SetStack(name string, outputs map[string]string) string
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st := c.live(name); st != nil {
-		st.outputs, st.status = cloneMap(outputs), "UPDATE_COMPLETE"
+		st.outputs, st.status = maps.Clone(outputs), "UPDATE_COMPLETE"
 		return st.id
 	}
-	st := &cfnStack{name: name, status: "CREATE_COMPLETE", created: c.s.now(), outputs: cloneMap(outputs)}
+	st := &cfnStack{name: name, status: "CREATE_COMPLETE", created: c.s.now(), outputs: maps.Clone(outputs)}
 	st.id = c.s.arn("cloudformation", "stack/"+name+"/"+c.s.newID("stack"))
 	c.stacks = append(c.stacks, st)
 	return st.id
@@ -67,14 +68,6 @@ func (c *CloudFormation) live(name string) *cfnStack {
 		}
 	}
 	return nil
-}
-
-func cloneMap(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 type cfnOutput struct {

@@ -89,6 +89,9 @@ type Task struct {
 	StoppedAt        time.Time
 }
 
+// StartedByStepFunctions is the StartedBy Step Functions gives the tasks it runs.
+const StartedByStepFunctions = "AWS Step Functions"
+
 // Container is one container of a Task, with the environment the task definition and
 // the overrides give it.
 type Container struct {
@@ -646,7 +649,10 @@ func (e *ECS) runTask(_ context.Context, in *runTaskInput) (any, error) {
 	if in.LaunchType != "" && len(in.CapacityProviderStrategy) > 0 {
 		return nil, invalidParameter("Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.")
 	}
-	if !startedByRe.MatchString(in.StartedBy) {
+	// Step Functions' ecs:runTask integration starts tasks with StartedBy "AWS Step
+	// Functions" (fixtures/aws/stepfunctions/integrations.json), which the public
+	// grammar would refuse; the service accepts it from Step Functions.
+	if in.StartedBy != StartedByStepFunctions && !startedByRe.MatchString(in.StartedBy) {
 		return nil, invalidParameter("startedBy must be at most 36 letters, numbers, hyphens, forward slashes and underscores (got %d characters).", len(in.StartedBy))
 	}
 	if err := checkTags(in.Tags); err != nil {
