@@ -213,7 +213,7 @@ func (c *Client) client(ctx context.Context, scope Scope) (*github.Client, int64
 // installation token it rejected (401: revoked, or the App reinstalled), and the
 // looked-up installation id, so the next attempt looks up and mints afresh.
 func (c *Client) fail(ctx context.Context, op string, scope Scope, installation int64, err error) error {
-	mapped := mapError(ctx, op, scope, authInfo{app: c.IsApp(), installation: installation}, err)
+	mapped := mapError(ctx, op, scope, authInfo{app: c.IsApp(), installation: installation, ghes: c.shared.opts.APIURL != ""}, err)
 	var auth *AuthError
 	if installation != 0 && errors.As(mapped, &auth) && auth.Status == http.StatusUnauthorized && auth.Op != opCreateToken {
 		c.shared.forgetToken(installation)

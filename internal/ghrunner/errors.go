@@ -129,6 +129,7 @@ func Classify(err error) error {
 type authInfo struct {
 	app          bool
 	installation int64
+	ghes         bool // an api_url was configured
 }
 
 // mapError is the one place GitHub's answers become the fleet's errors.
@@ -257,7 +258,7 @@ func need(op string, scope Scope, a authInfo, status int) string {
 		case http.StatusUnauthorized:
 			return "the installation token was rejected (the App was uninstalled or suspended?); reinstall the App"
 		case http.StatusNotFound:
-			return fmt.Sprintf("the %s does not exist or the GitHub App's installation does not include it; the GitHub App needs %s (and runner_group_id must exist)", scope.kindWord(), perm)
+			return fmt.Sprintf("the %s does not exist or the GitHub App's installation does not include it; the GitHub App needs %s (and runner_group_id must exist)%s", scope.kindWord(), perm, ghesHint(op, a))
 		}
 		return "the GitHub App needs " + perm + "; grant it in the App's permissions and accept it on the installation"
 	}
@@ -265,9 +266,18 @@ func need(op string, scope Scope, a authInfo, status int) string {
 	case http.StatusUnauthorized:
 		return "the token is invalid or expired; put a valid token in the secret"
 	case http.StatusNotFound:
-		return fmt.Sprintf("the %s does not exist or the token cannot administer it; the token needs the %s scope and admin rights there", scope.kindWord(), patScope)
+		return fmt.Sprintf("the %s does not exist or the token cannot administer it; the token needs the %s scope and admin rights there%s", scope.kindWord(), patScope, ghesHint(op, a))
 	}
 	return fmt.Sprintf("the token needs the %s scope (and admin rights on the %s)", patScope, scope.kindWord())
+}
+
+// ghesHint: GitHub Enterprise Server has JIT runners only from 3.10, and answers 404
+// before that.
+func ghesHint(op string, a authInfo) string {
+	if op == opGenerateJIT && a.ghes {
+		return "; GitHub Enterprise Server needs version 3.10 or later for just-in-time runners"
+	}
+	return ""
 }
 
 // sanitize strips credentials from URLs in transport errors; the rest of the text is

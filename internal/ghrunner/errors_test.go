@@ -138,7 +138,7 @@ func TestErrorMapping(t *testing.T) {
 				_, err := c.GenerateJITConfig(ctx, RepoScope("thin", "other"), jitReq("x"))
 				return err
 			},
-			want: want{auth: true, status: 404, text: "Administration: write", name: fleet.ErrGitHubAuthFailed},
+			want: want{auth: true, status: 404, text: "Administration: write on the repository (and runner_group_id must exist); GitHub Enterprise Server needs version 3.10", name: fleet.ErrGitHubAuthFailed},
 		},
 		{
 			name:    "installation token for an unknown installation",

@@ -55,7 +55,7 @@ type env struct {
 // newEnv starts a fake GitHub with the App installed on octo-org (id 11, runner and
 // administration permissions), on the user "thin" with one repository and no
 // administration (id 12), and a classic PAT with the repo scope.
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	keyOnce.Do(func() {
 		k, p, err := githubfake.NewAppKey()
@@ -77,7 +77,7 @@ func newEnv(t *testing.T) *env {
 	return &env{fake: f, srv: srv, clock: c, url: srv.URL + "/api/v3/"}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -466,4 +466,30 @@ func TestRecoversFromRevokedTokenAndReinstall(t *testing.T) {
 			t.Errorf("installation %d, want 77", id)
 		}
 	})
+}
+
+// BenchmarkRunnerLifecycle measures one runner's GitHub traffic through the adapter
+// and the fake: register (JIT), read, delete.
+func BenchmarkRunnerLifecycle(b *testing.B) {
+	e := newEnv(b)
+	e.fake.SetFaults(githubfake.Faults{PrimaryLimit: 1 << 30})
+	ctx := context.Background()
+	c, err := New(ctx, Options{AppID: appID, PrivateKey: keyPEM, APIURL: e.url, Clock: e.clock.Now, HTTPClient: e.srv.Client()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	inst := c.ForInstallation(orgInstall)
+	b.ResetTimer()
+	for i := range b.N {
+		jit, err := inst.GenerateJITConfig(ctx, org, jitReq(fmt.Sprint("bench-", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := inst.GetRunner(ctx, org, jit.RunnerID); err != nil {
+			b.Fatal(err)
+		}
+		if err := inst.DeleteRunner(ctx, org, jit.RunnerID); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
