@@ -162,3 +162,18 @@ func TestDockerfiles(t *testing.T) {
 		}
 	}
 }
+
+// make runner-context copies the recipe by name; the list must be RecipeFiles.
+func TestMakeCopiesTheWholeRecipe(t *testing.T) {
+	mk, err := os.ReadFile("../mk/runner.mk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^RUNNER_RECIPE\s*:=\s*(.*)$`).FindSubmatch(mk)
+	if m == nil {
+		t.Fatal("mk/runner.mk has no RUNNER_RECIPE")
+	}
+	if got := strings.Fields(string(m[1])); !slices.Equal(got, RecipeFiles) {
+		t.Errorf("RUNNER_RECIPE = %q, want RecipeFiles %q", got, RecipeFiles)
+	}
+}
