@@ -19,6 +19,9 @@ import (
 	"github.com/runnerfleet/fleet/internal/history"
 )
 
+// cleanupStopPrefix starts the stopped reason Cleanup gives the tasks it stops.
+const cleanupStopPrefix = "runner-fleet: cleanup, "
+
 // jobTag is the task tag naming the job the runner actually took (docs/contract.md).
 const jobTag = "runner-fleet:job"
 
@@ -188,7 +191,7 @@ func (h *Handler) stopTasks(ctx context.Context, log *slog.Logger, executionARN 
 	if err != nil {
 		return fmt.Errorf("describe runner tasks %v: %w", arns, err)
 	}
-	reason := "runner-fleet: cleanup, " + v.outcome
+	reason := cleanupStopPrefix + v.outcome
 	if v.errName != "" {
 		reason += " (" + v.errName + ")"
 	}
@@ -200,7 +203,9 @@ func (h *Handler) stopTasks(ctx context.Context, log *slog.Logger, executionARN 
 			}
 		}
 		if aws.ToString(t.LastStatus) == "STOPPED" {
-			if res.ExitCode == nil && arn == res.TaskArn {
+			// The state's own view of the task wins; the exit code of a task Cleanup
+			// itself stopped (SIGTERM) says nothing about the runner.
+			if v.task == nil && arn == res.TaskArn && !strings.HasPrefix(aws.ToString(t.StoppedReason), cleanupStopPrefix) {
 				res.ExitCode = runnerExit(t.Containers)
 			}
 			continue

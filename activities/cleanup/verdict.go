@@ -273,7 +273,7 @@ func runVerdict(st fleet.State) verdict {
 		if st.Plan != nil {
 			ttl = st.Plan.Timeouts.RunnerTTLSeconds
 		}
-		return v.failed(fleet.ErrRunnerTimedOut, fmt.Sprintf("the runner outlived the runner TTL (plan.timeouts.runner_ttl_seconds = %d s); its task is stopped and its registration deleted", ttl))
+		return v.failed(fleet.ErrRunnerTimedOut, fmt.Sprintf("the runner outlived the runner TTL (plan.timeouts.runner_ttl_seconds = %d s); Cleanup stopped its task", ttl))
 	case task == nil && caught.Error != "":
 		return v.failed(fleet.ErrRunnerFailed, fmt.Sprintf("the runner task failed (%s): %s", caught.Error, summarize(caught.Cause)))
 	case task == nil && reaped:
