@@ -44,10 +44,7 @@ type AuthError struct {
 }
 
 func (e *AuthError) Error() string {
-	where := ""
-	if e.Scope.Owner != "" {
-		where = " for " + e.Scope.String()
-	}
+	where := e.Scope.suffix()
 	return fmt.Sprintf("%s%s: GitHub refused the request (%d %s): %s", e.Op, where, e.Status, e.Message, e.Need)
 }
 
@@ -70,10 +67,7 @@ func (e *RateLimitError) Error() string {
 	if e.Secondary {
 		kind = "secondary"
 	}
-	where := ""
-	if e.Scope.Owner != "" {
-		where = " for " + e.Scope.String()
-	}
+	where := e.Scope.suffix()
 	return fmt.Sprintf("%s%s: GitHub %s rate limit reached; retry after %s", e.Op, where, kind, e.RetryAfter.Round(time.Second))
 }
 
@@ -91,10 +85,7 @@ type UnavailableError struct {
 }
 
 func (e *UnavailableError) Error() string {
-	where := ""
-	if e.Scope.Owner != "" {
-		where = " for " + e.Scope.String()
-	}
+	where := e.Scope.suffix()
 	if e.Status != 0 {
 		return fmt.Sprintf("%s%s: GitHub is unavailable (%d %s)", e.Op, where, e.Status, http.StatusText(e.Status))
 	}
@@ -137,16 +128,22 @@ func mapError(ctx context.Context, op string, scope Scope, a authInfo, err error
 	if err == nil {
 		return nil
 	}
-	// Already translated (a token refresh inside the transport failed).
+	// Already translated: a token refresh inside the transport failed, and net/http
+	// wrapped its error in a *url.Error. Return the translation itself.
 	var auth *AuthError
+	if errors.As(err, &auth) {
+		return auth
+	}
 	var rl *RateLimitError
+	if errors.As(err, &rl) {
+		return rl
+	}
 	var un *UnavailableError
-	switch {
-	case errors.As(err, &auth), errors.As(err, &rl), errors.As(err, &un):
-		return err
+	if errors.As(err, &un) {
+		return un
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("%s for %s: %w", op, scope, ctxErr)
+		return fmt.Errorf("%s%s: %w", op, scope.suffix(), ctxErr)
 	}
 
 	var ghRate *github.RateLimitError
@@ -185,17 +182,17 @@ func mapStatus(op string, scope Scope, a authInfo, resp *http.Response, message 
 	}
 	switch {
 	case status == http.StatusUnprocessableEntity && op == opDeleteRunner:
-		return fmt.Errorf("%s in %s: GitHub answered %d %q: %w", op, scope, status, message, fleet.ErrRunnerBusy)
+		return fmt.Errorf("%s%s: GitHub answered %d %q: %w", op, scope.suffix(), status, message, fleet.ErrRunnerBusy)
 	case status == http.StatusNotFound && (op == opDeleteRunner || op == opGetRunner):
-		return fmt.Errorf("%s in %s: GitHub answered %d: %w", op, scope, status, fleet.ErrRunnerNotFound)
+		return fmt.Errorf("%s%s: GitHub answered %d: %w", op, scope.suffix(), status, fleet.ErrRunnerNotFound)
 	case status == http.StatusConflict && op == opGenerateJIT:
-		return fmt.Errorf("%s in %s: GitHub answered %d %q: %w", op, scope, status, message, ErrRunnerExists)
+		return fmt.Errorf("%s%s: GitHub answered %d %q: %w", op, scope.suffix(), status, message, ErrRunnerExists)
 	case status == http.StatusUnauthorized, status == http.StatusForbidden, status == http.StatusNotFound:
 		return &AuthError{Op: op, Scope: scope, Status: status, Message: message, Need: need(op, scope, a, status)}
 	case status >= 500:
 		return &UnavailableError{Op: op, Scope: scope, Status: status, Err: errors.New(message)}
 	}
-	return fmt.Errorf("%s for %s: GitHub refused the request (%d %s)", op, scope, status, message)
+	return fmt.Errorf("%s%s: GitHub refused the request (%d %s)", op, scope.suffix(), status, message)
 }
 
 // rateLimitFrom recognises a rate-limit answer that go-github left as a plain error
@@ -303,8 +300,6 @@ func redactURL(raw string) string {
 		return "[unparseable URL]"
 	}
 	u.User = nil
-	if u.RawQuery != "" {
-		u.RawQuery = "[redacted]"
-	}
+	u.RawQuery, u.ForceQuery = "", false
 	return u.String()
 }

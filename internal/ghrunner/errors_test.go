@@ -36,6 +36,7 @@ func check(t *testing.T, err error, w want) {
 	if err == nil {
 		t.Fatalf("got no error, want %+v", w)
 	}
+	t.Logf("error: %v", err)
 	if w.is != nil && !errors.Is(err, w.is) {
 		t.Errorf("got %v, want errors.Is %v", err, w.is)
 	}

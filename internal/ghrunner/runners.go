@@ -254,7 +254,7 @@ func (c *Client) DeleteRunnerByName(ctx context.Context, scope Scope, name strin
 		}
 		found = true
 		if err := c.DeleteRunner(ctx, scope, r.ID); err != nil && !errors.Is(err, fleet.ErrRunnerNotFound) {
-			return fmt.Errorf("runner %q: %w", name, err)
+			return err
 		}
 	}
 	if !found {

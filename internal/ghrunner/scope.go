@@ -76,3 +76,11 @@ func (s Scope) kindWord() string {
 	}
 	return "repository"
 }
+
+// suffix is " for <scope>", or "" for the zero Scope, for messages.
+func (s Scope) suffix() string {
+	if s.Owner == "" {
+		return ""
+	}
+	return " for " + s.String()
+}
