@@ -85,7 +85,8 @@ func TestSealOpenRoundTrip(t *testing.T) {
 			if len(sealed) > seal.MaxSealedLen {
 				t.Errorf("sealed value is %d characters, over MaxSealedLen %d", len(sealed), seal.MaxSealedLen)
 			}
-			if strings.Contains(sealed, string(plain[:min(len(plain), 32)])) {
+			// (A one-byte plaintext appears in any string by chance; check real ones.)
+			if len(plain) >= 16 && strings.Contains(sealed, string(plain[:16])) {
 				t.Error("sealed value contains the plaintext")
 			}
 			if got := srv.Calls("kms", tc.kmsOp); got != 1 {
