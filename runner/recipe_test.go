@@ -2,6 +2,7 @@ package runner
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -175,5 +176,27 @@ func TestMakeCopiesTheWholeRecipe(t *testing.T) {
 	}
 	if got := strings.Fields(string(m[1])); !slices.Equal(got, RecipeFiles) {
 		t.Errorf("RUNNER_RECIPE = %q, want RecipeFiles %q", got, RecipeFiles)
+	}
+}
+
+// runner/Dockerfile copies only internal/seal and runner/ into its build stage; the
+// entrypoint must not import anything else of this module.
+func TestEntrypointSourcesAreInTheDockerfile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	out, err := exec.Command("go", "list", "-deps", "./entrypoint").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const module = "github.com/runnerfleet/fleet/"
+	for _, pkg := range strings.Fields(string(out)) {
+		rel, ok := strings.CutPrefix(pkg, module)
+		if !ok {
+			continue
+		}
+		if rel != "internal/seal" && !strings.HasPrefix(rel, "runner/") {
+			t.Errorf("the entrypoint imports %s, which runner/Dockerfile does not copy", pkg)
+		}
 	}
 }

@@ -259,6 +259,10 @@ func Run(ctx context.Context, o Options) (int, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if o.KMS == nil || o.Getenv == nil {
+		err := &Error{Code: ExitBadEnvironment, Message: "launch.Run needs a KMS client and a getenv function"}
+		return err.Code, err
+	}
 	cfg, err := LoadConfig(o.Getenv)
 	if err != nil {
 		return ExitCode(err), err
