@@ -156,8 +156,11 @@ func (s *Server) generateJIT(w http.ResponseWriter, r *request, sc scopeRef) {
 		writeError(w, http.StatusInternalServerError, "Server Error", docsRunners)
 		return
 	}
+	s.mu.Lock()
+	runner := s.runnerJSON(rn)
+	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, map[string]any{
-		"runner":             s.runnerJSON(rn),
+		"runner":             runner,
 		"encoded_jit_config": jit,
 	})
 }
@@ -389,7 +392,7 @@ func (s *Server) AddRunnerGroup(org string, id int64, name string) {
 }
 
 // runnerJSON renders a runner as GitHub does (fixture actions.get-self-hosted-runner-for-repo.200.json).
-// Callers hold s.mu or own r.
+// Callers hold s.mu (it reads the label ids).
 func (s *Server) runnerJSON(r Runner) map[string]any {
 	labels := make([]map[string]any, 0, len(r.Labels))
 	for _, l := range r.Labels {

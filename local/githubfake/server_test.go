@@ -818,7 +818,7 @@ func TestConcurrentRegistrations(t *testing.T) {
 			defer wg.Done()
 			// Two goroutines per name: exactly one of each pair wins.
 			name := fmt.Sprint("c", i/2)
-			req, _ := http.NewRequest("POST", e.srv.URL+"/api/v3/orgs/octo-org/actions/runners/generate-jitconfig", strings.NewReader(jitBody(name, "self-hosted")))
+			req, _ := http.NewRequest("POST", e.srv.URL+"/api/v3/orgs/octo-org/actions/runners/generate-jitconfig", strings.NewReader(jitBody(name, "self-hosted", fmt.Sprint("label-", i))))
 			req.Header.Set("Authorization", tok)
 			resp, err := e.srv.Client().Do(req)
 			if err != nil {
