@@ -25,8 +25,7 @@ type compute struct {
 }
 
 func newCompute(scope constructs.Construct, cfg Config, net *network, set *settings) *compute {
-	stack := awscdk.Stack_Of(scope)
-	c := &compute{taskFamily: *stack.StackName() + runnerFamilySuffix}
+	c := &compute{taskFamily: runnerTaskFamilyPrefix}
 	c.cluster = awsecs.NewCluster(scope, jsii.String("Cluster"), &awsecs.ClusterProps{
 		Vpc:                            net.vpc,
 		EnableFargateCapacityProviders: jsii.Bool(true),

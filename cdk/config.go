@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"path"
 	"regexp"
 	"slices"
 	"sort"
@@ -266,16 +267,16 @@ func (c Config) Validate() error {
 	if c.IdleTimeoutSeconds < 60 || c.IdleTimeoutSeconds > 86400 {
 		bad("idleTimeoutSeconds", "%d must be between 60 and 86400", c.IdleTimeoutSeconds)
 	}
-	// ECS .sync waits at most a year, but a runner outliving GitHub's 5-day job limit is a leak.
-	if c.RunnerTTLSeconds < 300 || c.RunnerTTLSeconds > 5*86400 {
-		bad("runnerTtlSeconds", "%d must be between 300 and 432000 (GitHub cancels jobs after 5 days)", c.RunnerTTLSeconds)
+	// ResolveImage accepts up to a day: a runner living longer is a leak, not a job.
+	if c.RunnerTTLSeconds < 300 || c.RunnerTTLSeconds > 86400 {
+		bad("runnerTtlSeconds", "%d must be between 300 and 86400", c.RunnerTTLSeconds)
 	}
 	if c.RunnerTTLSeconds <= c.IdleTimeoutSeconds {
 		bad("runnerTtlSeconds", "%d must be longer than idleTimeoutSeconds (%d)", c.RunnerTTLSeconds, c.IdleTimeoutSeconds)
 	}
-	// CodeBuild accepts 5 to 2160 minutes.
-	if c.BuildTimeoutSeconds < 300 || c.BuildTimeoutSeconds > 2160*60 {
-		bad("buildTimeoutSeconds", "%d must be between 300 and 129600 (CodeBuild's limits)", c.BuildTimeoutSeconds)
+	// CodeBuild accepts 5 minutes and more; the image build machine gives up after 8 hours.
+	if c.BuildTimeoutSeconds < 300 || c.BuildTimeoutSeconds > 28800 {
+		bad("buildTimeoutSeconds", "%d must be between 300 and 28800 (the image build machine's own 8-hour limit)", c.BuildTimeoutSeconds)
 	}
 	if _, ok := retentionDays[c.LogRetentionDays]; !ok {
 		days := slices.Sorted(maps.Keys(retentionDays))
@@ -368,35 +369,61 @@ func (c Config) PublicIP() bool {
 	return c.VpcID == "" && !c.PrivateSubnets
 }
 
-// ImageAllowed reports whether ref matches one of the patterns, case-insensitively;
-// * matches any run of characters (slashes and colons included).
+// RunnerScopes are the GitHub scopes runners register in, as the janitor lists them
+// (repo:owner/name or org:name): with runnerScope repo, each repository named in full;
+// with org, each owner. Wildcard entries name no scope the janitor could list.
+func (c Config) RunnerScopes() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range c.Repositories {
+		owner, name, ok := strings.Cut(strings.ToLower(r), "/")
+		if !ok {
+			continue
+		}
+		var s string
+		switch {
+		case c.RunnerScope == "org":
+			s = "org:" + owner
+		case name != "*":
+			s = "repo:" + owner + "/" + name
+		default:
+			continue
+		}
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ImageAllowed reports whether ref matches one of the patterns the way ResolveImage
+// reads IMAGE_ALLOW_LIST: case-insensitively, * matching any run of characters but /,
+// and a Docker Hub short name also matching its normal form (ubuntu = docker.io/library/ubuntu).
 func ImageAllowed(patterns []string, ref string) bool {
-	ref = strings.ToLower(ref)
+	refs := dockerHubForms(strings.ToLower(ref))
 	for _, p := range patterns {
-		if globMatch(strings.ToLower(p), ref) {
-			return true
+		for _, pf := range dockerHubForms(strings.ToLower(p)) {
+			for _, r := range refs {
+				if ok, err := path.Match(pf, r); err == nil && ok {
+					return true
+				}
+			}
 		}
 	}
 	return false
 }
 
-func globMatch(pattern, s string) bool {
-	parts := strings.Split(pattern, "*")
-	if len(parts) == 1 {
-		return pattern == s
+// dockerHubForms is s and, for a name without a registry host, its docker.io form.
+func dockerHubForms(s string) []string {
+	first, _, hasSlash := strings.Cut(s, "/")
+	switch {
+	case !hasSlash:
+		return []string{s, "docker.io/library/" + s}
+	case !strings.ContainsAny(first, ".:") && first != "localhost":
+		return []string{s, "docker.io/" + s}
 	}
-	if !strings.HasPrefix(s, parts[0]) {
-		return false
-	}
-	s = s[len(parts[0]):]
-	for _, mid := range parts[1 : len(parts)-1] {
-		i := strings.Index(s, mid)
-		if i < 0 {
-			return false
-		}
-		s = s[i+len(mid):]
-	}
-	return strings.HasSuffix(s, parts[len(parts)-1])
+	return []string{s}
 }
 
 func validateRepositoryPattern(r string) error {

@@ -1,39 +1,21 @@
 package main
 
-import (
-	"os"
-	"path/filepath"
-	"regexp"
-	"sort"
-)
+import "github.com/runnerfleet/fleet/statemachine"
 
-// EmbeddedDefinitions: TEMPORARY until the statemachine package lands; reads the files.
-func EmbeddedDefinitions() Definitions {
-	root, _, err := LoadCDKJSON(".")
-	if err != nil {
-		panic(err)
-	}
-	read := func(n string) []byte {
-		b, err := os.ReadFile(filepath.Join(root, "statemachine", n))
-		if err != nil {
-			panic(err)
-		}
-		return b
-	}
-	return Definitions{RunnerFleet: read("runnerfleet.asl.json"), ImageBuild: read("imagebuild.asl.json"), Keys: tmpKeys}
+// Definitions are the two ASL documents the stack deploys, with their ${...} keys.
+type Definitions struct {
+	RunnerFleet []byte
+	ImageBuild  []byte
+	// Keys lists the substitution keys a definition uses.
+	Keys func(def []byte) []string
 }
 
-var tmpKeyRE = regexp.MustCompile(`\$\{([A-Za-z0-9_]+)\}`)
-
-func tmpKeys(def []byte) []string {
-	seen := map[string]bool{}
-	for _, m := range tmpKeyRE.FindAllSubmatch(def, -1) {
-		seen[string(m[1])] = true
+// EmbeddedDefinitions are the definitions the statemachine package embeds: the same
+// files fleet-local executes.
+func EmbeddedDefinitions() Definitions {
+	return Definitions{
+		RunnerFleet: statemachine.RunnerFleet(),
+		ImageBuild:  statemachine.ImageBuild(),
+		Keys:        statemachine.Keys,
 	}
-	var out []string
-	for k := range seen {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

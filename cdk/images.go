@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -23,7 +25,10 @@ type images struct {
 	logs    awslogs.LogGroup
 }
 
-func newImages(scope constructs.Construct, cfg Config, set *settings, buildspecPath string) *images {
+// newImages builds the repository and the build project. The project's source is the
+// build context `make build` writes to contextDir (build-image.sh, the Dockerfile, the
+// entrypoint binaries); its buildspec is runner/buildspec.yml, inline in the template.
+func newImages(scope constructs.Construct, cfg Config, set *settings, buildspecPath, contextDir string) *images {
 	i := &images{}
 	var rules []*awsecr.LifecycleRule
 	rules = append(rules, &awsecr.LifecycleRule{
@@ -57,6 +62,13 @@ func newImages(scope constructs.Construct, cfg Config, set *settings, buildspecP
 		panic(fmt.Errorf("%s has no phases: section; it must be a CodeBuild buildspec (version 0.2)", buildspecPath))
 	}
 
+	if st, err := os.Stat(filepath.Join(contextDir, "build-image.sh")); err != nil || st.IsDir() {
+		panic(fmt.Errorf("image build context %s is missing build-image.sh; run `make build` first (it makes the context with the entrypoint binaries)", contextDir))
+	}
+	source := awss3assets.NewAsset(scope, jsii.String("ImageBuildContext"), &awss3assets.AssetProps{
+		Path: jsii.String(contextDir),
+	})
+
 	i.logs = awslogs.NewLogGroup(scope, jsii.String("ImageBuildLogs"), &awslogs.LogGroupProps{
 		Retention:     retention(cfg),
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
@@ -70,6 +82,10 @@ func newImages(scope constructs.Construct, cfg Config, set *settings, buildspecP
 		// Replaced below by the file's text: BuildSpec_FromAsset would upload it to the
 		// asset bucket and grant the build read access there; inline, the template shows it.
 		BuildSpec: awscodebuild.BuildSpec_FromObject(&map[string]any{"version": "0.2"}),
+		Source: awscodebuild.Source_S3(&awscodebuild.S3SourceProps{
+			Bucket: source.Bucket(),
+			Path:   source.S3ObjectKey(),
+		}),
 		Environment: &awscodebuild.BuildEnvironment{
 			// x86 by default; the image build workflow overrides the environment type and
 			// image (ARM_CONTAINER) for arm64 images.
@@ -106,6 +122,8 @@ func newImages(scope constructs.Construct, cfg Config, set *settings, buildspecP
 			"CodeBuild's own grant for the project's default log group; the project logs to ImageBuildLogs."},
 		nagFinding{"AwsSolutions-IAM5", `^Action::kms:(GenerateDataKey|ReEncrypt)\*$`,
 			"CodeBuild encrypts build output with the fleet key (CDK's encrypt/decrypt grant, limited to that key)."},
+		nagFinding{"AwsSolutions-IAM5", `^Action::s3:(GetObject|GetBucket|List)\*$|^Resource::arn:<AWS::Partition>:s3:::cdk-[a-z0-9]+-assets-<AWS::AccountId>-<AWS::Region>/\*$`,
+			"Reading the build context, a CDK asset in the bootstrap bucket (CDK's read grant on that bucket's objects)."},
 	)
 	return i
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"strconv"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
@@ -14,7 +15,7 @@ type ingress struct {
 	url     awslambda.FunctionUrl
 }
 
-func newIngress(cfg Config, fns *functionFactory, set *settings, wf *workflow) *ingress {
+func newIngress(cfg Config, fns *functionFactory, set *settings, comp *compute, wf *workflow) *ingress {
 	in := &ingress{}
 	in.webhook = fns.new("webhook", functionOptions{
 		description: "Runner Fleet webhook: verifies GitHub's signature and starts one execution per queued job",
@@ -30,6 +31,10 @@ func newIngress(cfg Config, fns *functionFactory, set *settings, wf *workflow) *
 			"DEFAULT_CLASS":             jsii.String(cfg.DefaultClass),
 			"EXTRA_LABELS":              csv(cfg.ExtraLabels),
 			"FLEET_LABEL":               jsii.String(cfg.FleetLabel),
+			// Job started: tag the runner's task with the job it took. Cancelled before
+			// start: reap one idle runner (GitHub registration, task, execution).
+			"CLUSTER_ARN":  comp.cluster.ClusterArn(),
+			"RUNNER_SCOPE": jsii.String(cfg.RunnerScope),
 		},
 	})
 	set.grantReadSecret(in.webhook.role)
@@ -37,6 +42,12 @@ func newIngress(cfg Config, fns *functionFactory, set *settings, wf *workflow) *
 		Actions:   jsii.Strings("states:StartExecution"),
 		Resources: &[]*string{wf.runnerFleet.StateMachineArn()},
 	}))
+	in.webhook.role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"),
+		Resources: &[]*string{wf.executionArns(awscdk.Stack_Of(wf.runnerFleet), wf.runnerFleetName)},
+	}))
+	comp.grantTasks(in.webhook.role, "ecs:TagResource", "ecs:StopTask")
+	wf.suppressRunnerFleetTasks(in.webhook.role, comp)
 	// GitHub cannot sign AWS requests: the URL is public and the handler verifies
 	// X-Hub-Signature-256 against the secret before doing anything.
 	in.url = in.webhook.fn.AddFunctionUrl(&awslambda.FunctionUrlOptions{

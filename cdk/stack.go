@@ -24,12 +24,9 @@ type RunnerFleetStackProps struct {
 
 // Physical names the rest of the fleet relies on.
 const (
-	// imageBuildSuffix names the image build state machine after the stack: with the
-	// default stack name the machines are RunnerFleet and RunnerFleetImageBuild.
-	imageBuildSuffix = "ImageBuild"
-	// runnerFamilySuffix names the runner task definition families ResolveImage registers:
-	// <stack>-runner (each family is this prefix, optionally followed by more).
-	runnerFamilySuffix = "-runner"
+	// runnerTaskFamilyPrefix starts every runner task definition family ResolveImage
+	// registers (runner-fleet-<image hash>-<arch>[-<storage>gib]).
+	runnerTaskFamilyPrefix = "runner-fleet-"
 )
 
 // NewRunnerFleetStack builds the whole fleet: network, configuration store, ECS compute,
@@ -66,10 +63,10 @@ func NewRunnerFleetStack(scope constructs.Construct, id string, props *RunnerFle
 	net := newNetwork(stack, cfg)
 	set := newSettings(stack, cfg)
 	comp := newCompute(stack, cfg, net, set)
-	img := newImages(stack, cfg, set, filepath.Join(root, "runner", "buildspec.yml"))
+	img := newImages(stack, cfg, set, filepath.Join(root, "runner", "buildspec.yml"), filepath.Join(root, "build", "runner", "context"))
 	fns := newFunctionFactory(stack, cfg, filepath.Join(root, "build", "lambda"))
 	wf := newWorkflow(stack, cfg, *defs, fns, net, set, comp, img)
-	in := newIngress(cfg, fns, set, wf)
+	in := newIngress(cfg, fns, set, comp, wf)
 	newObservability(stack, cfg, wf, in, img)
 	addOutputs(stack, set, comp, img, wf, in)
 	addNagChecks(stack)

@@ -16,15 +16,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+	"github.com/runnerfleet/fleet/statemachine"
 )
-
-// Definitions are the two ASL documents the stack deploys, with their ${...} keys.
-type Definitions struct {
-	RunnerFleet []byte
-	ImageBuild  []byte
-	// Keys lists the substitution keys a definition uses.
-	Keys func(def []byte) []string
-}
 
 // workflow is the control plane: the activity Lambdas, the two state machines and the
 // scheduled janitor.
@@ -39,43 +32,34 @@ type workflow struct {
 func newWorkflow(scope constructs.Construct, cfg Config, defs Definitions, fns *functionFactory,
 	net *network, set *settings, comp *compute, img *images) *workflow {
 	stack := awscdk.Stack_Of(scope)
+	// Fixed names (docs/contract.md): formatted ARNs let a function's policy name the
+	// machine's executions without depending on the machine, which depends on the functions.
 	w := &workflow{
-		runnerFleetName: *stack.StackName(),
-		imageBuildName:  *stack.StackName() + imageBuildSuffix,
+		runnerFleetName: statemachine.RunnerFleetName,
+		imageBuildName:  statemachine.ImageBuildName,
 	}
-	if len(w.imageBuildName) > 80 {
-		panic(fmt.Errorf("stack name %q is too long: state machine %q would exceed Step Functions' 80 characters", *stack.StackName(), w.imageBuildName))
-	}
-	// Formatted, not referenced: a function's policy and environment name the machine
-	// without depending on it, while the machines depend on the functions.
-	imageBuildArn := w.stateMachineArn(stack, w.imageBuildName)
 
 	img.grantPull(comp.executionRole)
 
-	publicIP := "DISABLED"
-	if net.publicIP {
-		publicIP = "ENABLED"
-	}
 	w.resolveImage = fns.new("resolveimage", functionOptions{
 		description: "Runner Fleet ResolveImage: picks the image and class, registers the runner task definition, plans the build",
 		timeout:     60, memory: 256,
 		env: map[string]*string{
-			"CLASS_TABLE_PARAMETER":         set.classTable.ParameterName(),
-			"CLUSTER_ARN":                   comp.cluster.ClusterArn(),
-			"SUBNETS":                       awscdk.Fn_Join(jsii.String(","), &net.subnetIDs),
-			"SECURITY_GROUPS":               net.securityGroup.SecurityGroupId(),
-			"ASSIGN_PUBLIC_IP":              jsii.String(publicIP),
-			"ECR_REPOSITORY_NAME":           img.repo.RepositoryName(),
-			"ECR_REPOSITORY_URI":            img.repo.RepositoryUri(),
-			"IMAGE_ALLOW_LIST":              csv(cfg.ImageAllowList),
-			"TASK_EXECUTION_ROLE_ARN":       comp.executionRole.RoleArn(),
-			"TASK_ROLE_ARN":                 comp.taskRole.RoleArn(),
-			"TASK_DEFINITION_FAMILY":        jsii.String(comp.taskFamily),
-			"RUNNER_LOG_GROUP":              comp.runnerLogs.LogGroupName(),
-			"IMAGE_BUILD_STATE_MACHINE_ARN": imageBuildArn,
-			"IDLE_TIMEOUT_SECONDS":          jsii.String(strconv.Itoa(cfg.IdleTimeoutSeconds)),
-			"RUNNER_TTL_SECONDS":            jsii.String(strconv.Itoa(cfg.RunnerTTLSeconds)),
-			"BUILD_TIMEOUT_SECONDS":         jsii.String(strconv.Itoa(cfg.BuildTimeoutSeconds)),
+			"CLASS_TABLE_PARAMETER":   set.classTable.ParameterName(),
+			"CLUSTER_ARN":             comp.cluster.ClusterArn(),
+			"SUBNETS":                 awscdk.Fn_Join(jsii.String(","), &net.subnetIDs),
+			"SECURITY_GROUPS":         net.securityGroup.SecurityGroupId(),
+			"ASSIGN_PUBLIC_IP":        jsii.String(strconv.FormatBool(net.publicIP)),
+			"ECR_REPOSITORY_NAME":     img.repo.RepositoryName(),
+			"ECR_REPOSITORY_URI":      img.repo.RepositoryUri(),
+			"IMAGE_ALLOW_LIST":        csv(cfg.ImageAllowList),
+			"TASK_EXECUTION_ROLE_ARN": comp.executionRole.RoleArn(),
+			"TASK_ROLE_ARN":           comp.taskRole.RoleArn(),
+			"RUNNER_LOG_GROUP":        comp.runnerLogs.LogGroupName(),
+			"DEFAULT_IMAGE":           jsii.String(cfg.DefaultImage),
+			"IDLE_TIMEOUT_SECONDS":    jsii.String(strconv.Itoa(cfg.IdleTimeoutSeconds)),
+			"RUNNER_TTL_SECONDS":      jsii.String(strconv.Itoa(cfg.RunnerTTLSeconds)),
+			"BUILD_TIMEOUT_SECONDS":   jsii.String(strconv.Itoa(cfg.BuildTimeoutSeconds)),
 		},
 	})
 	set.classTable.GrantRead(w.resolveImage.role)
@@ -95,17 +79,11 @@ func newWorkflow(scope constructs.Construct, cfg Config, defs Definitions, fns *
 		},
 	}))
 	comp.grantPassRoles(w.resolveImage.role)
-	w.resolveImage.role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("states:DescribeExecution"),
-		Resources: &[]*string{w.executionArns(stack, w.imageBuildName)},
-	}))
 	suppress(w.resolveImage.role,
 		nagFinding{"AwsSolutions-IAM5", `^Action::ecs:(RegisterTaskDefinition|DescribeTaskDefinition)$|^Resource::\*$`,
 			"ecs:RegisterTaskDefinition and ecs:DescribeTaskDefinition support no resource-level permissions (IAM service authorization reference); registration is bounded by iam:PassRole on the two runner roles only."},
 		nagFinding{"AwsSolutions-IAM5", `:task-definition/` + comp.taskFamily + `\*:\*>?$`,
 			"Task definition revisions are registered at run time, one family per image; tagging is limited to the fleet's runner families and to registration."},
-		nagFinding{"AwsSolutions-IAM5", `:execution:` + w.imageBuildName + `:\*$`,
-			"Image build executions are named per image tag at run time; reading is limited to the image build machine's executions."},
 	)
 
 	w.requestRunner = fns.new("requestrunner", functionOptions{
@@ -159,6 +137,7 @@ func newWorkflow(scope constructs.Construct, cfg Config, defs Definitions, fns *
 			"GITHUB_SECRET_ARN": set.secret.SecretArn(),
 			"CLUSTER_ARN":       comp.cluster.ClusterArn(),
 			"STATE_MACHINE_ARN": w.runnerFleet.StateMachineArn(),
+			"RUNNER_SCOPES":     csv(cfg.RunnerScopes()),
 		},
 	})
 	set.grantReadSecret(w.janitor.role)
@@ -193,13 +172,6 @@ func (w *workflow) suppressRunnerFleetTasks(role awsiam.Role, comp *compute) {
 		nagFinding{"AwsSolutions-IAM5", `:execution:` + w.runnerFleetName + `:\*$`,
 			"Executions are named per job at run time; the grant is limited to the RunnerFleet machine's executions."},
 	)
-}
-
-func (w *workflow) stateMachineArn(stack awscdk.Stack, name string) *string {
-	return stack.FormatArn(&awscdk.ArnComponents{
-		Service: jsii.String("states"), Resource: jsii.String("stateMachine"),
-		ResourceName: jsii.String(name), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
-	})
 }
 
 func (w *workflow) executionArns(stack awscdk.Stack, machine string) *string {
