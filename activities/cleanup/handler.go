@@ -64,6 +64,9 @@ func (h *Handler) Handle(ctx context.Context, in fleet.Invocation) (fleet.Result
 	name := activity.ExecutionName(in.Execution)
 	log := h.log.With("execution", name, "job_id", st.JobID)
 	v := analyze(st)
+	if st.Run != nil && st.Run.Reap != nil && st.Run.Reap.Failure != nil {
+		log.WarnContext(ctx, "ReapIfIdle had failed; cleaning up what it left", "reap_error", st.Run.Reap.Failure.Error, "reap_cause", oneLine(st.Run.Reap.Failure.Cause))
+	}
 	res := fleet.Result{
 		Outcome:    v.outcome,
 		RunnerName: name,
@@ -183,11 +186,19 @@ func (h *Handler) stopTasks(ctx context.Context, log *slog.Logger, executionARN 
 		return nil
 	}
 	res.TaskArn = arns[0]
-	out, err := h.ecs.DescribeTasks(ctx, &ecs.DescribeTasksInput{
+	in := &ecs.DescribeTasksInput{
 		Cluster: aws.String(h.cfg.ClusterARN),
 		Tasks:   arns,
 		Include: []ecstypes.TaskField{ecstypes.TaskFieldTags},
-	})
+	}
+	out, err := h.ecs.DescribeTasks(ctx, in)
+	var denied *ecstypes.AccessDeniedException
+	if errors.As(err, &denied) {
+		// The tags only refine job_ran; stopping the task must not depend on them.
+		log.WarnContext(ctx, "describing runner tasks with their tags was denied; describing them without", "error", err)
+		in.Include = nil
+		out, err = h.ecs.DescribeTasks(ctx, in)
+	}
 	if err != nil {
 		return fmt.Errorf("describe runner tasks %v: %w", arns, err)
 	}

@@ -96,6 +96,17 @@ func cleanupCases() []cleanupCase {
 			outcome: fleet.OutcomeReapedIdle, exitCode: code(1), taskArn: true, registration: regDeleted,
 		},
 		{
+			name: "job completed although ReapIfIdle had failed",
+			setup: func(t *testing.T, e *env, st *fleet.State) {
+				e.launch(t, false)
+				mustNoErr(t, e.aws.ECS.StopTaskWithExit(e.task, 0, "", ""))
+				mustNoErr(t, e.gh.RemoveRunner(e.runner.ID))
+				st.Run = &fleet.Run{Task: json.RawMessage(e.succeededTask(t, nil)), Reap: &fleet.Reap{Outcome: fleet.ReapError,
+					Failure: &fleet.StepFailure{Error: fleet.ErrGitHubUnavailable, Cause: lambdaCause(fleet.ErrGitHubUnavailable, "delete runner: GitHub is unavailable (502 Bad Gateway)")}}}
+			},
+			outcome: fleet.OutcomeJobCompleted, exitCode: code(0), jobRan: true, taskArn: true, registration: regDeleted,
+		},
+		{
 			name: "ImageNotAllowed from ResolveImage",
 			setup: func(t *testing.T, e *env, st *fleet.State) {
 				st.Runner, st.Plan = nil, nil
@@ -504,6 +515,35 @@ func TestCleanupCredentialFailure(t *testing.T) {
 				t.Errorf("task %s; want STOPPED", task.LastStatus)
 			}
 		})
+	}
+}
+
+// TestCleanupWithoutTagPermission: describing tasks with their tags is denied; Cleanup
+// describes them without and still stops the task.
+func TestCleanupWithoutTagPermission(t *testing.T) {
+	var base cleanupCase
+	for _, c := range cleanupCases() {
+		if strings.HasPrefix(c.name, "RunnerTimedOut") {
+			base = c
+		}
+	}
+	e := newEnv(t)
+	st := e.baseState()
+	base.setup(t, e, &st)
+	mustNoErr(t, e.aws.SetFault("ecs", "DescribeTasks", awsfake.Fault{Count: 1,
+		Err: &awsfake.APIError{Code: "AccessDeniedException", Message: "User is not authorized to perform: ecs:ListTagsForResource"}}))
+	res, err := e.handler.Handle(context.Background(), fleet.Invocation{State: st, Execution: e.execution})
+	if err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if res.Error != fleet.ErrRunnerTimedOut {
+		t.Errorf("result %+v; want RunnerTimedOut", res)
+	}
+	if n := e.aws.Calls("ecs", "DescribeTasks"); n != 2 {
+		t.Errorf("DescribeTasks called %d times; want 2 (with tags, denied; without)", n)
+	}
+	if task, _ := e.aws.ECS.Task(e.task); task.LastStatus != awsfake.TaskStopped {
+		t.Errorf("task %s; want STOPPED", task.LastStatus)
 	}
 }
 
