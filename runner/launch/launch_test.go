@@ -365,3 +365,26 @@ func TestRunnerEnv(t *testing.T) {
 		t.Errorf("RunnerEnv = %q, want %q", got, want)
 	}
 }
+
+func TestRunKMSUnreachable(t *testing.T) {
+	k := newKMS(t)
+	sealed := k.seal(t, execution, jitConfig)
+	dead := httptest.NewServer(nil)
+	deadURL := dead.URL
+	dead.Close()
+	cfg, err := awsfake.AWSConfig(context.Background(), deadURL, func(c *aws.Config) {
+		c.Retryer = func() aws.Retryer { return aws.NopRetryer{} }
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	getenv, environ := envOf(map[string]string{
+		launch.EnvSealedJIT: sealed, launch.EnvExecution: execution, launch.EnvRunnerDir: runnerDir(t, "exit 0\n"),
+	})
+	code, err := launch.Run(context.Background(), launch.Options{
+		KMS: kms.NewFromConfig(cfg), Getenv: getenv, Environ: environ, OpenTimeout: 5 * time.Second,
+	})
+	if code != launch.ExitKMSUnavailable || err == nil || !strings.Contains(err.Error(), "network path to KMS") {
+		t.Fatalf("Run with KMS unreachable = %d, %v; want ExitKMSUnavailable", code, err)
+	}
+}
