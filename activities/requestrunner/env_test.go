@@ -44,6 +44,7 @@ type env struct {
 	apiURL  string
 	keyARN  string
 	handler *Handler
+	store   *credentials.Store
 	logs    *syncBuffer
 	// waits records the retrier's sleeps; clock is the retrier's time, advanced by them.
 	waits []time.Duration
@@ -143,10 +144,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	github := &githubSource{
-		secrets: credentials.NewStore(secretsmanager.NewFromConfig(cfg), conf.SecretARN, conf.SecretTTL),
-		log:     log,
-	}
+	e.store = credentials.NewStore(secretsmanager.NewFromConfig(cfg), conf.SecretARN, conf.SecretTTL)
+	github := &githubSource{secrets: e.store, log: log}
 	e.handler = NewHandler(conf, github, kms.NewFromConfig(cfg), log)
 	e.handler.retrier = ghrunner.Retrier{
 		Logger: log,

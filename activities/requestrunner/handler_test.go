@@ -100,6 +100,43 @@ func TestRequestRunnerAppTokenIsCachedAcrossInvocations(t *testing.T) {
 	}
 }
 
+// TestRequestRunnerPicksUpARotatedSecret: the client built from the secret is kept while
+// the secret is unchanged and rebuilt once the cached secret expires and has changed.
+func TestRequestRunnerPicksUpARotatedSecret(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	now := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	e.store.SetClock(func() time.Time { return now })
+	job := testJob()
+	if _, err := e.handler.Handle(context.Background(), invocation(job)); err != nil {
+		t.Fatalf("before rotation: %v", err)
+	}
+	rotated := `{"webhook_secret":"w","token":"ghp_rotated_token","api_url":"` + e.apiURL + `"}`
+	e.aws.SecretsManager.Put("runner-fleet/github", rotated)
+	e.gh.AddPAT(githubfake.PAT{Token: "ghp_rotated_token", Scopes: []string{"repo"}})
+
+	job.RunAttempt = 2
+	if _, err := e.handler.Handle(context.Background(), invocation(job)); err != nil {
+		t.Fatalf("within the cache time: %v", err)
+	}
+	now = now.Add(6 * time.Minute)
+	job.RunAttempt = 3
+	e.gh.ResetCalls()
+	got, err := e.handler.Handle(context.Background(), invocation(job))
+	if err != nil {
+		t.Fatalf("after rotation: %v", err)
+	}
+	if _, ok := e.gh.RunnerByID(got.ID); !ok {
+		t.Fatal("runner not registered with the rotated token")
+	}
+	// Revoke the rotated token's scope: a client still holding the old token would not notice.
+	e.gh.AddPAT(githubfake.PAT{Token: "ghp_rotated_token", Scopes: []string{"read:org"}})
+	job.RunAttempt = 4
+	_, err = e.handler.Handle(context.Background(), invocation(job))
+	if got := activity.Classify(err); got.Type != fleet.ErrGitHubAuthFailed {
+		t.Errorf("with the rotated token's scope revoked: %s %q; want GitHubAuthFailed (the new token is in use)", got.Type, got.Message)
+	}
+}
+
 func TestRequestRunnerReplacesItsStaleRegistration(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	job := testJob()
