@@ -283,11 +283,13 @@ func (o Options) String() string {
 		o.AppID, mask(len(o.PrivateKey) > 0), mask(o.Token != ""), redactURL(o.APIURL))
 }
 
+// GoString is String, for %#v.
 func (o Options) GoString() string { return o.String() }
 
 // Format prints String for every verb.
 func (o Options) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(o.String())) }
 
+// LogValue logs the options with the credentials redacted (slog.LogValuer).
 func (o Options) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.Int64("app_id", o.AppID),

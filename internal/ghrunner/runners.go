@@ -64,15 +64,18 @@ type JIT struct {
 	EncodedConfig Secret
 }
 
+// String shows the registration and "[redacted]" for the config.
 func (j JIT) String() string {
 	return fmt.Sprintf("ghrunner.JIT{RunnerID: %d, Name: %q, Labels: %q, EncodedConfig: %s}", j.RunnerID, j.Name, j.Labels, redacted)
 }
 
+// GoString is String, for %#v.
 func (j JIT) GoString() string { return j.String() }
 
 // Format prints String for every verb.
 func (j JIT) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(j.String())) }
 
+// LogValue logs the registration with the config redacted (slog.LogValuer).
 func (j JIT) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.Int64("runner_id", j.RunnerID),
