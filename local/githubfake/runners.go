@@ -500,6 +500,18 @@ func (s *Server) runnerToken(w http.ResponseWriter, r *request, sc scopeRef) {
 	writeJSON(w, http.StatusCreated, map[string]any{"token": tok, "expires_at": exp.Format("2006-01-02T15:04:05.000Z07:00")})
 }
 
+// RegistrationTokenScope tells which scope a registration or remove token was issued
+// for, while it is unexpired: what a simulated config.sh-style runner would check.
+func (s *Server) RegistrationTokenScope(token string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.regTokens[token]
+	if !ok || !s.now().Before(t.expiresAt) {
+		return "", false
+	}
+	return t.scope, true
+}
+
 // listRunnerGroups emulates GET /orgs/{org}/actions/runner-groups
 // (docs.github.com/rest/actions/self-hosted-runner-groups; fixture
 // actions.list-self-hosted-runner-groups-for-org.200.json).

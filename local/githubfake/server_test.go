@@ -635,6 +635,16 @@ func TestRegistrationTokens(t *testing.T) {
 		var got any
 		_ = json.Unmarshal(a.body, &got)
 		sameKeys(t, tc.path, got, fixture(t, tc.fixture))
+		want := "repo:octo-org/app"
+		if strings.Contains(tc.path, "/orgs/") {
+			want = "org:octo-org"
+		}
+		if scope, ok := e.fake.RegistrationTokenScope(a.json(t)["token"].(string)); !ok || scope != want {
+			t.Errorf("RegistrationTokenScope: %q, %v; want %q", scope, ok, want)
+		}
+	}
+	if _, ok := e.fake.RegistrationTokenScope("NOPE"); ok {
+		t.Error("an unknown registration token has a scope")
 	}
 }
 
