@@ -56,26 +56,46 @@ func (l AllowList) Allows(ref string) bool {
 }
 
 // globMatch matches s against pattern, where `*` is any run of characters but `/`.
+// Since neither side's `/` can be matched by a `*`, the two must have the same number of
+// path elements, matched pairwise; each pair takes the classic greedy wildcard match,
+// linear in practice and never exponential, whatever the operator writes.
 func globMatch(pattern, s string) bool {
-	for len(pattern) > 0 {
-		if pattern[0] == '*' {
-			pattern = strings.TrimLeft(pattern, "*")
-			for i := 0; i <= len(s); i++ {
-				if globMatch(pattern, s[i:]) {
-					return true
-				}
-				if i < len(s) && s[i] == '/' {
-					return false
-				}
-			}
-			return false
-		}
-		if len(s) == 0 || s[0] != pattern[0] {
-			return false
-		}
-		pattern, s = pattern[1:], s[1:]
+	ps, ss := strings.Split(pattern, "/"), strings.Split(s, "/")
+	if len(ps) != len(ss) {
+		return false
 	}
-	return len(s) == 0
+	for i := range ps {
+		if !matchElement(ps[i], ss[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// matchElement is wildcard matching of one path element ('*' only).
+func matchElement(p, s string) bool {
+	pi, si := 0, 0
+	star, mark := -1, 0
+	for si < len(s) {
+		switch {
+		case pi < len(p) && p[pi] == '*':
+			star, mark = pi, si
+			pi++
+		case pi < len(p) && p[pi] == s[si]:
+			pi++
+			si++
+		case star >= 0:
+			// Let the last star take one more character and retry after it.
+			mark++
+			pi, si = star+1, mark
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
 }
 
 // splitRef cuts a reference into its name and the rest (":tag", "@digest" or both). A

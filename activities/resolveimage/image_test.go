@@ -185,3 +185,28 @@ func TestTagValue(t *testing.T) {
 		t.Errorf("tagValue kept %d characters, want 256", len(got))
 	}
 }
+
+func TestGlobMatch(t *testing.T) {
+	tests := []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"*", "ubuntu:24.04", true},
+		{"*", "a/b", false},
+		{"*/*", "a/b", true},
+		{"ubuntu:*", "ubuntu:", true},
+		{"ubuntu:*", "ubuntu", false},
+		{"*:24.04", "ubuntu:24.04", true},
+		{"u*u*:2*", "ubuntu:24.04", true},
+		{"u*x*", "ubuntu", false},
+		{"a**b", "ab", true},
+		{"", "", true},
+		{"", "a", false},
+		{strings.Repeat("*a", 30) + "b", strings.Repeat("a", 500), false}, // must stay fast
+	}
+	for _, tt := range tests {
+		if got := globMatch(tt.pattern, tt.s); got != tt.want {
+			t.Errorf("globMatch(%q, %q) = %v, want %v", tt.pattern, tt.s, got, tt.want)
+		}
+	}
+}
