@@ -45,7 +45,7 @@ func Example() {
 	fmt.Printf("%+v\n", jit) // the config itself never prints: seal jit.EncodedConfig.Reveal()
 
 	runner, _ := fake.ConnectRunner(jit.EncodedConfig.Reveal()) // the runner starts…
-	_ = fake.SetBusy(runner.ID, true)                             // …and takes a job
+	_ = fake.SetBusy(runner.ID, true)                           // …and takes a job
 	err = client.DeleteRunner(ctx, scope, jit.RunnerID)
 	fmt.Println("busy:", errors.Is(err, fleet.ErrRunnerBusy))
 	// Output:
