@@ -628,3 +628,33 @@ func TestLoadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestBurstRegistersOnce(t *testing.T) {
+	e := newEnv(t)
+	const n = 20
+	var wg sync.WaitGroup
+	arns := make([]string, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			j := job("ubuntu:24.04", "medium")
+			j.JobID = int64(1000 + i)
+			p, err := e.invoke(t, e.h, invocation(j))
+			arns[i], errs[i] = p.Image.TaskDefinitionArn, err
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || arns[i] != arns[0] {
+			t.Errorf("job %d: %s, %v; want %s", i, arns[i], errs[i], arns[0])
+		}
+	}
+	if got := e.aws.Calls("ecs", "RegisterTaskDefinition"); got != 1 {
+		t.Errorf("a burst of %d jobs registered %d task definitions, want 1", n, got)
+	}
+	if got := e.aws.Calls("ssm", "GetParameter"); got != 1 {
+		t.Errorf("a burst of %d jobs read the class table %d times, want 1", n, got)
+	}
+}

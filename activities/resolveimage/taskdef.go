@@ -61,6 +61,24 @@ func taskFamily(hash, arch string, storageGiB int) string {
 type taskDefCache struct {
 	mu      sync.Mutex
 	entries map[taskDefKey]taskDefEntry
+	// locks serialise the lookup of one key, so concurrent invocations in one process
+	// (the local environment runs handlers concurrently) register a family once.
+	locks map[taskDefKey]*sync.Mutex
+}
+
+// lock returns the mutex of key, creating it.
+func (c *taskDefCache) lock(key taskDefKey) *sync.Mutex {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.locks == nil {
+		c.locks = map[taskDefKey]*sync.Mutex{}
+	}
+	l := c.locks[key]
+	if l == nil {
+		l = &sync.Mutex{}
+		c.locks[key] = l
+	}
+	return l
 }
 
 // taskDefKey is what decides reuse: the family (image hash, arch, storage) and the
@@ -75,8 +93,11 @@ type taskDefEntry struct {
 // taskDefinition returns the ARN of an ACTIVE task definition for spec: the family's
 // latest revision when it matches, a newly registered revision otherwise.
 func (h *Handler) taskDefinition(ctx context.Context, spec taskSpec) (string, error) {
-	h.taskDefs.mu.Lock()
 	key := taskDefKey{spec.family, spec.image}
+	l := h.taskDefs.lock(key)
+	l.Lock()
+	defer l.Unlock()
+	h.taskDefs.mu.Lock()
 	e, ok := h.taskDefs.entries[key]
 	h.taskDefs.mu.Unlock()
 	if ok && h.now().Sub(e.at) < h.cfg.ClassCacheTTL {
