@@ -237,6 +237,18 @@ func cleanupCases() []cleanupCase {
 			exitCode: code(1), jobRan: true, taskArn: true, registration: regDeleted,
 		},
 		{
+			name: "RunnerFailed: the runner could not open its seal",
+			setup: func(t *testing.T, e *env, st *fleet.State) {
+				e.launch(t, false)
+				mustNoErr(t, e.aws.ECS.StopTaskWithExit(e.task, 65, "", ""))
+				// The runner never connected; at the idle timeout the reaper deleted it.
+				mustNoErr(t, e.gh.RemoveRunner(e.runner.ID))
+				st.Run = &fleet.Run{Task: caughtTask("RunRunner", errTaskFailed, e.succeededTask(t, exited(65, ""))), Reap: &fleet.Reap{Outcome: fleet.ReapReaped, TaskArn: e.task}}
+			},
+			outcome: fleet.OutcomeFailed, errName: fleet.ErrRunnerFailed, causeHas: []string{"exited with code 65: the seal cannot be opened"},
+			exitCode: code(65), taskArn: true, registration: regDeleted,
+		},
+		{
 			name: "RunnerFailed: Spot interruption, no exit code",
 			setup: func(t *testing.T, e *env, st *fleet.State) {
 				e.launch(t, false)
@@ -262,7 +274,7 @@ func cleanupCases() []cleanupCase {
 				}})
 				st.Run = &fleet.Run{Task: b, Reap: &fleet.Reap{Outcome: fleet.ReapBusy}}
 			},
-			outcome: fleet.OutcomeFailed, errName: fleet.ErrRunnerFailed, causeHas: []string{"exited with code 137"},
+			outcome: fleet.OutcomeFailed, errName: fleet.ErrRunnerFailed, causeHas: []string{"exited with code 137: ended by signal 9"},
 			exitCode: code(137), jobRan: true, taskArn: true, registration: regDeleted,
 		},
 		{

@@ -54,6 +54,27 @@ func (v verdict) summary() string {
 	return v.outcome + " with " + v.errName + ": " + v.cause
 }
 
+// entrypointExits explains the runner entrypoint's own exit codes (docs/runner.md).
+var entrypointExits = map[int]string{
+	65: "the seal cannot be opened: RUNNER_FLEET_SEALED_JIT and RUNNER_FLEET_EXECUTION from different executions, altered, or another key",
+	69: "KMS could not be asked to open the seal: check the task role's kms:Decrypt, the network path to KMS and AWS_REGION",
+	71: "run.sh exists but could not be started",
+	72: "no executable run.sh in the runner directory: check the image",
+	75: "stopped by a signal before the runner started; no job taken",
+	78: "RUNNER_FLEET_* missing or malformed: check the container name (runner) and the RunTask overrides",
+}
+
+// exitMeaning is ": <meaning>" for a known exit code, else "".
+func exitMeaning(code int) string {
+	if m, ok := entrypointExits[code]; ok {
+		return ": " + m
+	}
+	if code > 128 && code < 160 {
+		return fmt.Sprintf(": ended by signal %d", code-128)
+	}
+	return ""
+}
+
 // ecsTask is the ECS task as Step Functions hands it over: the runTask.sync output or
 // the JSON cause of its States.TaskFailed, DescribeTasks' task in PascalCase.
 type ecsTask struct {
@@ -284,7 +305,7 @@ func runVerdict(st fleet.State) verdict {
 		return v.failed(fleet.ErrRunnerLaunchFailed, "the runner task failed to start: "+task.StoppedReason)
 	}
 	if c, ok := task.nonZero(); ok {
-		cause := fmt.Sprintf("container %q exited with code %d (%s)", c.Name, *c.ExitCode, task.stopped())
+		cause := fmt.Sprintf("container %q exited with code %d%s (%s)", c.Name, *c.ExitCode, exitMeaning(*c.ExitCode), task.stopped())
 		if c.Reason != "" {
 			cause += "; container reason: " + c.Reason
 		}
