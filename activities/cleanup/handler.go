@@ -149,10 +149,10 @@ func deleteRunner(ctx context.Context, gh runnerDeleter, scope ghrunner.Scope, i
 }
 
 // isPermanentGitHub reports errors a retry cannot fix: credentials, permissions, an
-// incomplete secret.
+// incomplete or unreadable secret, a malformed runner scope.
 func isPermanentGitHub(err error) bool {
 	switch errorNameOf(err) {
-	case fleet.ErrGitHubAuthFailed, fleet.ErrConfigurationInvalid:
+	case fleet.ErrGitHubAuthFailed, fleet.ErrConfigurationInvalid, fleet.ErrInvalidInput:
 		return true
 	}
 	return false

@@ -499,28 +499,36 @@ func TestCleanupCredentialFailure(t *testing.T) {
 	for _, c := range cleanupCases() {
 		cases[c.name] = c
 	}
+	unauthorized := func(t *testing.T, e *env) { e.gh.ForceStatus(routeDelete, http.StatusUnauthorized, 0) }
 	tests := []struct {
 		base        string
+		fault       func(t *testing.T, e *env)
 		wantOutcome string
 		wantErr     string
 		causeHas    string
+		problem     string
 	}{
+		{base: "RunnerFailed: the runner crashed mid-job", fault: unauthorized, wantOutcome: fleet.OutcomeFailed, wantErr: fleet.ErrRunnerFailed,
+			causeHas: "also, the runner's registration could not be deleted", problem: "token is invalid"},
+		{base: "job completed after the reaper found the runner busy", fault: unauthorized, wantOutcome: fleet.OutcomeFailed, wantErr: fleet.ErrGitHubAuthFailed,
+			causeHas: "the run itself ended job_completed", problem: "token is invalid"},
 		{base: "RunnerFailed: the runner crashed mid-job", wantOutcome: fleet.OutcomeFailed, wantErr: fleet.ErrRunnerFailed,
-			causeHas: "also, the runner's registration could not be deleted"},
-		{base: "job completed after the reaper found the runner busy", wantOutcome: fleet.OutcomeFailed, wantErr: fleet.ErrGitHubAuthFailed,
-			causeHas: "the run itself ended job_completed"},
+			fault: func(t *testing.T, e *env) {
+				mustNoErr(t, e.aws.SetFault("secretsmanager", "GetSecretValue", awsfake.Fault{Err: &awsfake.APIError{Code: "AccessDeniedException", Message: "not authorized"}}))
+			},
+			causeHas: "also, the runner's registration could not be deleted", problem: "GITHUB_SECRET_ARN must name a secret this function may read"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.base, func(t *testing.T) {
+		t.Run(tc.problem+"/"+tc.base, func(t *testing.T) {
 			e := newEnv(t)
 			st := e.baseState()
 			cases[tc.base].setup(t, e, &st)
-			e.gh.ForceStatus(routeDelete, http.StatusUnauthorized, 0)
+			tc.fault(t, e)
 			res, err := e.handler.Handle(context.Background(), fleet.Invocation{State: st, Execution: e.execution})
 			if err != nil {
 				t.Fatalf("Handle: %v", err)
 			}
-			if res.Outcome != tc.wantOutcome || res.Error != tc.wantErr || !strings.Contains(res.Cause, tc.causeHas) || !strings.Contains(res.Cause, "token is invalid") {
+			if res.Outcome != tc.wantOutcome || res.Error != tc.wantErr || !strings.Contains(res.Cause, tc.causeHas) || !strings.Contains(res.Cause, tc.problem) {
 				t.Errorf("result %+v; want %s %s with a cause containing %q and the credential problem", res, tc.wantOutcome, tc.wantErr, tc.causeHas)
 			}
 			if task, _ := e.aws.ECS.Task(e.task); task.LastStatus != awsfake.TaskStopped {

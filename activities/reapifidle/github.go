@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/aws/smithy-go"
+
 	"github.com/runnerfleet/fleet/internal/activity"
 	"github.com/runnerfleet/fleet/internal/credentials"
 	"github.com/runnerfleet/fleet/internal/ghrunner"
@@ -39,8 +41,12 @@ type githubSource struct {
 func (s *githubSource) Client(ctx context.Context, installation int64) (*ghrunner.Client, error) {
 	sec, err := s.secrets.Get(ctx)
 	if err != nil {
-		if errors.Is(err, credentials.ErrNotConfigured) {
+		var api smithy.APIError
+		switch {
+		case errors.Is(err, credentials.ErrNotConfigured):
 			return nil, activity.Misconfigured("GitHub credentials: %v", err)
+		case errors.As(err, &api) && (api.ErrorCode() == "AccessDeniedException" || api.ErrorCode() == "ResourceNotFoundException" || api.ErrorCode() == "DecryptionFailure"):
+			return nil, activity.Misconfigured("GITHUB_SECRET_ARN must name a secret this function may read (secretsmanager:GetSecretValue, and kms:Decrypt on its key): %v", err)
 		}
 		return nil, fmt.Errorf("read the GitHub credentials: %w", err)
 	}

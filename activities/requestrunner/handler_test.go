@@ -392,6 +392,7 @@ func TestRequestRunnerRejects(t *testing.T) {
 		name    string
 		opts    envOptions
 		mutate  func(*fleet.Invocation)
+		fault   func(*env)
 		wantErr string
 		want    string
 	}{
@@ -415,6 +416,14 @@ func TestRequestRunnerRejects(t *testing.T) {
 			want:    "labels",
 		},
 		{
+			name: "secret the function may not read",
+			fault: func(e *env) {
+				_ = e.aws.SetFault("secretsmanager", "GetSecretValue", awsfake.Fault{Err: &awsfake.APIError{Code: "AccessDeniedException", Message: "User is not authorized to perform: secretsmanager:GetSecretValue"}})
+			},
+			wantErr: fleet.ErrConfigurationInvalid,
+			want:    "GITHUB_SECRET_ARN must name a secret this function may read",
+		},
+		{
 			name:    "secret without GitHub credentials",
 			opts:    envOptions{secret: `{"webhook_secret":"w"}`},
 			wantErr: fleet.ErrConfigurationInvalid,
@@ -427,6 +436,9 @@ func TestRequestRunnerRejects(t *testing.T) {
 			in := invocation(testJob())
 			if tc.mutate != nil {
 				tc.mutate(&in)
+			}
+			if tc.fault != nil {
+				tc.fault(e)
 			}
 			_, err := e.handler.Handle(context.Background(), in)
 			got := activity.Classify(err)
