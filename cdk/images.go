@@ -129,9 +129,11 @@ func newImages(scope constructs.Construct, cfg Config, set *settings, buildspecP
 }
 
 // grantPush lets the build push to this repository only (plus the account-wide
-// ecr:GetAuthorizationToken, which has no resource).
+// ecr:GetAuthorizationToken, which has no resource). build-image.sh first asks whether
+// the tag exists, so a retried build whose push succeeded does nothing.
 func (i *images) grantPush(grantee awsiam.IGrantable) {
 	i.repo.GrantPullPush(grantee)
+	i.repo.Grant(grantee, jsii.String("ecr:DescribeImages"))
 }
 
 // grantPull lets ECS pull runner images from this repository only.
