@@ -299,6 +299,12 @@ func TestReapIfIdle(t *testing.T) {
 					t.Errorf("stopped reason %q; want %q", reason, fleet.ReapStopReason)
 				}
 			}
+			// One delete, and the history read only when the answer needs it (the task of a
+			// reap, or telling a gone runner from an earlier attempt's reap).
+			wantHistory := map[string]int{fleet.ReapReaped: 1, fleet.ReapGone: 1, fleet.ReapBusy: 0}[tc.want]
+			if d, h := e.gh.CallCount(routeDelete), e.aws.Calls("sfn", "GetExecutionHistory"); d != 1 || h != wantHistory {
+				t.Errorf("%d deletes and %d history reads; want 1 and %d", d, h, wantHistory)
+			}
 			for _, route := range []string{"actions/get-self-hosted-runner-for-repo", "actions/list-self-hosted-runners-for-repo"} {
 				if n := e.gh.CallCount(route); n != 0 {
 					t.Errorf("%s called %d times; the busy flag is never consulted, the delete is the check", route, n)

@@ -69,7 +69,7 @@ var (
 	appKey     *rsa.PrivateKey
 )
 
-func testAppKey(t *testing.T) *rsa.PrivateKey {
+func testAppKey(t testing.TB) *rsa.PrivateKey {
 	appKeyOnce.Do(func() {
 		k, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
@@ -80,7 +80,7 @@ func testAppKey(t *testing.T) *rsa.PrivateKey {
 	return appKey
 }
 
-func newEnv(t *testing.T, o envOptions) *env {
+func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
 	e := &env{logs: &syncBuffer{}, clock: time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)}
 	e.aws = awsfake.New(awsfake.Options{})
