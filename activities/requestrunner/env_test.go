@@ -40,6 +40,7 @@ const (
 type env struct {
 	aws     *awsfake.Server
 	awsCfg  aws.Config
+	awsURL  string
 	gh      *githubfake.Server
 	apiURL  string
 	keyARN  string
@@ -86,6 +87,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	e.aws = awsfake.New(awsfake.Options{})
 	awsSrv := httptest.NewServer(e.aws)
 	t.Cleanup(awsSrv.Close)
+	e.awsURL = awsSrv.URL
 	cfg, err := e.aws.AWSConfig(context.Background(), awsSrv.URL, func(c *aws.Config) {
 		c.Retryer = func() aws.Retryer {
 			return retry.AddWithMaxAttempts(retry.NewStandard(func(o *retry.StandardOptions) {
