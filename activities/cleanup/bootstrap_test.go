@@ -40,17 +40,22 @@ func TestBootstrap(t *testing.T) {
 	rt := lambdalocal.New(nil, logs)
 	api := httptest.NewServer(rt)
 	t.Cleanup(func() { rt.Close(); api.Close() })
-	err := rt.Start(context.Background(), strings.TrimPrefix(api.URL, "http://"), lambdalocal.Function{
-		Name: "cleanup", Bootstrap: bin, Timeout: 30 * time.Second,
-		Env: []string{
-			"GITHUB_SECRET_ARN=" + e.handler.cfg.SecretARN,
-			"CLUSTER_ARN=" + e.cluster,
-			"AWS_ENDPOINT_URL=" + e.awsURL,
-			"AWS_REGION=" + awsfake.DefaultRegion,
-			"AWS_ACCESS_KEY_ID=" + awsfake.TestAccessKeyID,
-			"AWS_SECRET_ACCESS_KEY=" + awsfake.TestSecretAccessKey,
+	awsEnv := []string{
+		"AWS_ENDPOINT_URL=" + e.awsURL,
+		"AWS_REGION=" + awsfake.DefaultRegion,
+		"AWS_ACCESS_KEY_ID=" + awsfake.TestAccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + awsfake.TestSecretAccessKey,
+	}
+	err := rt.Start(context.Background(), strings.TrimPrefix(api.URL, "http://"),
+		lambdalocal.Function{
+			Name: "cleanup", Bootstrap: bin, Timeout: 30 * time.Second,
+			Env: append([]string{"GITHUB_SECRET_ARN=" + e.handler.cfg.SecretARN, "CLUSTER_ARN=" + e.cluster}, awsEnv...),
 		},
-	})
+		lambdalocal.Function{
+			Name: "cleanup-misconfigured", Bootstrap: bin, Timeout: 30 * time.Second,
+			Env: append([]string{"GITHUB_SECRET_ARN=" + e.handler.cfg.SecretARN}, awsEnv...),
+		},
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +83,11 @@ func TestBootstrap(t *testing.T) {
 	var fe *lambdalocal.FunctionError
 	if !errors.As(err, &fe) || fe.Type != fleet.ErrInvalidInput {
 		t.Errorf("invalid invocation: %v; want errorType InvalidInput", err)
+	}
+	// A missing variable fails every invocation as ConfigurationInvalid, naming it.
+	_, err = rt.Invoke(ctx, "cleanup-misconfigured", payload)
+	if !errors.As(err, &fe) || fe.Type != fleet.ErrConfigurationInvalid || !strings.Contains(fe.Message, "CLUSTER_ARN") {
+		t.Errorf("misconfigured function: %v; want errorType ConfigurationInvalid naming CLUSTER_ARN", err)
 	}
 	if !eventually(logs, `"msg":"execution cleaned up"`) {
 		t.Errorf("the bootstrap's JSON log lacks the cleanup line:\n%s", logs)

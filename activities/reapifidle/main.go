@@ -15,6 +15,7 @@ import (
 
 	"github.com/runnerfleet/fleet/internal/activity"
 	"github.com/runnerfleet/fleet/internal/credentials"
+	"github.com/runnerfleet/fleet/internal/fleet"
 )
 
 // awsAttempts is how often the SDK tries a throttled AWS call (with its own backoff)
@@ -25,8 +26,12 @@ func main() {
 	log := activity.Logger()
 	cfg, err := LoadConfig(os.Getenv)
 	if err != nil {
+		// Every invocation then fails as ConfigurationInvalid naming the variables, which
+		// the execution reports, rather than as an opaque runtime exit.
 		log.Error("invalid configuration", "error", err)
-		os.Exit(1)
+		activity.Start(log, func(context.Context, fleet.Invocation) (fleet.Reap, error) {
+			return fleet.Reap{}, activity.Misconfigured("the function's environment is invalid: %v", err)
+		})
 	}
 	ctx := context.Background()
 	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRetryMaxAttempts(awsAttempts))

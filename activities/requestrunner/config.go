@@ -74,6 +74,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		c.RunnerGroupID = n
 	}
+	if c.Scope == ScopeRepo && c.RunnerGroupID != 1 {
+		errs = append(errs, &ConfigError{"RUNNER_GROUP_ID", fmt.Sprintf("%d applies to organisation runners only (RUNNER_SCOPE=org); repository runners join the Default group, 1", c.RunnerGroupID)})
+	}
 	if err := seconds(getenv, "GITHUB_BUDGET_SECONDS", 1, 150, &c.Budget); err != nil {
 		errs = append(errs, err)
 	}

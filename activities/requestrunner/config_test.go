@@ -29,6 +29,7 @@ func TestLoadConfig(t *testing.T) {
 				}
 			}},
 		{name: "missing secret and key", env: map[string]string{"GITHUB_SECRET_ARN": "", "KMS_KEY_ARN": ""}, wantErr: []string{"GITHUB_SECRET_ARN", "KMS_KEY_ARN"}},
+		{name: "runner group on repository runners", env: map[string]string{"RUNNER_GROUP_ID": "7"}, wantErr: []string{"RUNNER_GROUP_ID"}},
 		{name: "unknown scope", env: map[string]string{"RUNNER_SCOPE": "enterprise"}, wantErr: []string{"RUNNER_SCOPE"}},
 		{name: "bad group and budget", env: map[string]string{"RUNNER_GROUP_ID": "0", "GITHUB_BUDGET_SECONDS": "600"}, wantErr: []string{"RUNNER_GROUP_ID", "GITHUB_BUDGET_SECONDS"}},
 	}
