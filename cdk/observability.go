@@ -28,13 +28,24 @@ func newObservability(scope constructs.Construct, cfg Config, wf *workflow, in *
 	stack := awscdk.Stack_Of(scope)
 	five := awscdk.Duration_Minutes(jsii.Number(5))
 	sum := &awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: five}
-	search := func(label, metric, stat string) awscloudwatch.IMetric {
+	// search graphs one line per value of the dimensions in schema (EMF metrics from the
+	// functions: webhook JobStartLatency [Class] and [Class, Image] in ms, WebhookAnswers
+	// [Status]; reapifidle IdleReaps [Class]).
+	search := func(label, schema, metric, stat string) awscloudwatch.IMetric {
 		return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-			Expression: jsii.String(fmt.Sprintf(`SEARCH('Namespace="%s" MetricName="%s"', '%s', 300)`, metricsNamespace, metric, stat)),
+			Expression: jsii.String(fmt.Sprintf(`SEARCH('{%s} MetricName="%s"', '%s', 300)`, schema, metric, stat)),
 			Label:      jsii.String(label),
 			Period:     five,
 		})
 	}
+	// emf is a metric published without dimensions (the janitor's counts).
+	emf := func(label, metric string) awscloudwatch.IMetric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String(metricsNamespace), MetricName: jsii.String(metric),
+			Statistic: jsii.String("Sum"), Period: five, Label: jsii.String(label),
+		})
+	}
+	byClass := metricsNamespace + ",Class"
 	functions := []*function{in.webhook, wf.resolveImage, wf.requestRunner, wf.reapIfIdle, wf.cleanup, wf.janitor}
 	var errs, throttles []awscloudwatch.IMetric
 	for _, f := range functions {
@@ -54,8 +65,8 @@ func newObservability(scope constructs.Construct, cfg Config, wf *workflow, in *
 		DefaultInterval: awscdk.Duration_Hours(jsii.Number(3)),
 	})
 	o.dashboard.AddWidgets(
-		graph("Queued to job start (seconds), p50 by class and image", []awscloudwatch.IMetric{search("p50", "JobStartLatency", "p50")}, 12),
-		graph("Queued to job start (seconds), p90 by class and image", []awscloudwatch.IMetric{search("p90", "JobStartLatency", "p90")}, 12),
+		graph("Queued to job start (ms), p50 by class", []awscloudwatch.IMetric{search("p50", byClass, "JobStartLatency", "p50")}, 12),
+		graph("Queued to job start (ms), p90 by class", []awscloudwatch.IMetric{search("p90", byClass, "JobStartLatency", "p90")}, 12),
 	)
 	o.dashboard.AddWidgets(
 		graph("Runner executions", []awscloudwatch.IMetric{
@@ -64,8 +75,8 @@ func newObservability(scope constructs.Construct, cfg Config, wf *workflow, in *
 			machine("failed", wf.runnerFleet.MetricFailed(nil)),
 			machine("timed out", wf.runnerFleet.MetricTimedOut(nil)),
 		}, 12),
-		graph("Idle runners reaped", []awscloudwatch.IMetric{search("reaped", "IdleReaps", "Sum")}, 6),
-		graph("Webhook answers by status", []awscloudwatch.IMetric{search("answers", "WebhookAnswers", "Sum")}, 6),
+		graph("Idle runners reaped, by class", []awscloudwatch.IMetric{search("reaped", byClass, "IdleReaps", "Sum")}, 6),
+		graph("Webhook answers by status", []awscloudwatch.IMetric{search("answers", metricsNamespace+",Status", "WebhookAnswers", "Sum")}, 6),
 	)
 	o.dashboard.AddWidgets(
 		graph("Image builds", []awscloudwatch.IMetric{
@@ -75,6 +86,13 @@ func newObservability(scope constructs.Construct, cfg Config, wf *workflow, in *
 		}, 8),
 		graph("Lambda errors", errs, 8),
 		graph("Lambda throttles", throttles, 8),
+	)
+	o.dashboard.AddWidgets(
+		graph("Janitor", []awscloudwatch.IMetric{
+			emf("orphan tasks stopped", "JanitorTasksStopped"),
+			emf("offline registrations deleted", "JanitorRegistrationsDeleted"),
+			emf("errors", "JanitorErrors"),
+		}, 12),
 	)
 
 	alarm := func(id, description string, m awscloudwatch.IMetric, threshold float64, periods float64) {
@@ -105,6 +123,8 @@ func newObservability(scope constructs.Construct, cfg Config, wf *workflow, in *
 			Label:        jsii.String("throttled"),
 			Period:       five,
 		}), 1, 1)
+	alarm("JanitorCleanupErrorsAlarm", "The janitor could not clean something up (a task or a registration); its log group says which",
+		emf("errors", "JanitorErrors"), 1, 1)
 	for _, f := range functions {
 		// The webhook answers its own failures as HTTP statuses and the janitor has no
 		// caller to retry it, so any error there is a crash; activities report workflow

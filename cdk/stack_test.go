@@ -28,9 +28,6 @@ var outdir string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if os.Getenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION") == "" {
-		os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-	}
 	code := func() int {
 		root, _, err := LoadCDKJSON(".")
 		if err != nil {
