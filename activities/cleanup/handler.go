@@ -214,9 +214,10 @@ func (h *Handler) stopTasks(ctx context.Context, log *slog.Logger, executionARN 
 			}
 		}
 		if aws.ToString(t.LastStatus) == "STOPPED" {
-			// The state's own view of the task wins; the exit code of a task Cleanup
-			// itself stopped (SIGTERM) says nothing about the runner.
-			if v.task == nil && arn == res.TaskArn && !strings.HasPrefix(aws.ToString(t.StoppedReason), cleanupStopPrefix) {
+			// The state's own view of the task wins; the exit code of a task someone
+			// stopped (Cleanup, Step Functions at a timeout: SIGTERM) says nothing about
+			// the runner, only one whose runner exited by itself does.
+			if v.task == nil && arn == res.TaskArn && t.StopCode == ecstypes.TaskStopCodeEssentialContainerExited {
 				res.ExitCode = runnerExit(t.Containers)
 			}
 			continue

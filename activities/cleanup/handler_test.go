@@ -280,11 +280,14 @@ func cleanupCases() []cleanupCase {
 		{
 			name: "another error of the Runner state keeps its raw name",
 			setup: func(t *testing.T, e *env, st *fleet.State) {
+				// The task ran and exited by itself; only the history knows it.
+				e.launch(t, true)
+				mustNoErr(t, e.aws.ECS.StopTaskWithExit(e.task, 0, "", ""))
 				st.Failure = map[string]fleet.StepFailure{"Runner": {Error: "States.Runtime",
 					Cause: "An error occurred while executing the state 'Runner'. The JSONPath '$[1]' specified for the field 'reap.$' could not be found"}}
 			},
 			outcome: fleet.OutcomeFailed, errName: "States.Runtime", causeHas: []string{"the Runner state failed: An error occurred"},
-			registration: regDeleted, readsHistory: true,
+			exitCode: code(0), taskArn: true, registration: regDeleted, readsHistory: true,
 		},
 	}
 }
