@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -63,6 +64,8 @@ type envOptions struct {
 	patOwners []string
 	// secret replaces the secret document.
 	secret string
+	// httpTimeout is the GitHub client's timeout (default ghrunner's 30 s).
+	httpTimeout time.Duration
 }
 
 var (
@@ -148,6 +151,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.store = credentials.NewStore(secretsmanager.NewFromConfig(cfg), conf.SecretARN, conf.SecretTTL)
 	github := &githubSource{secrets: e.store, log: log}
+	if o.httpTimeout > 0 {
+		github.httpClient = &http.Client{Timeout: o.httpTimeout}
+	}
 	e.handler = NewHandler(conf, github, kms.NewFromConfig(cfg), log)
 	e.handler.retrier = ghrunner.Retrier{
 		Logger: log,

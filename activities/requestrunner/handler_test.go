@@ -200,7 +200,16 @@ func TestRequestRunnerRetriesGitHubWithinItsBudget(t *testing.T) {
 		wantErr   string // workflow error name; "" for success
 		wantCalls int64
 		wantWaits []time.Duration // nil: do not check
+		// httpTimeout shortens the GitHub client's timeout.
+		httpTimeout time.Duration
 	}{
+		{
+			name:        "timeouts outlasting the budget",
+			setup:       func(gh *githubfake.Server) { gh.SetFaults(githubfake.Faults{Latency: 300 * time.Millisecond}) },
+			httpTimeout: 50 * time.Millisecond,
+			wantErr:     fleet.ErrGitHubUnavailable,
+			wantCalls:   8,
+		},
 		{
 			name:      "5xx burst then success",
 			setup:     func(gh *githubfake.Server) { gh.ForceStatus(routeJITRepo, http.StatusBadGateway, 3) },
@@ -238,7 +247,7 @@ func TestRequestRunnerRetriesGitHubWithinItsBudget(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, envOptions{})
+			e := newEnv(t, envOptions{httpTimeout: tc.httpTimeout})
 			tc.setup(e.gh)
 			got, err := e.handler.Handle(context.Background(), invocation(testJob()))
 			if tc.wantErr == "" {
