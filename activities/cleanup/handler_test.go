@@ -595,3 +595,30 @@ func TestLoadConfig(t *testing.T) {
 func githubForced(status int, message, retryAfter string) githubfake.Forced {
 	return githubfake.Forced{Status: status, Message: message, Header: http.Header{"Retry-After": {retryAfter}}}
 }
+
+// TestCleanupCallsOnTheHappyPath pins what the common case costs: the job completed and
+// the reaper found the runner gone, so Cleanup reads no secret, calls no GitHub API and
+// reads no history; one DescribeTasks confirms the task stopped.
+func TestCleanupCallsOnTheHappyPath(t *testing.T) {
+	var base cleanupCase
+	for _, c := range cleanupCases() {
+		if c.name == "job completed, the ephemeral runner had left" {
+			base = c
+		}
+	}
+	e := newEnv(t)
+	st := e.baseState()
+	base.setup(t, e, &st)
+	e.aws.ResetCalls()
+	e.gh.ResetCalls()
+	if _, err := e.handler.Handle(context.Background(), fleet.Invocation{State: st, Execution: e.execution}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"ecs.DescribeTasks": 1}
+	if got := e.aws.CallCounts(); !reflect.DeepEqual(got, want) {
+		t.Errorf("AWS calls %v; want %v", got, want)
+	}
+	if got := e.gh.Calls(); len(got) != 0 {
+		t.Errorf("GitHub calls %v; want none", got)
+	}
+}
