@@ -503,6 +503,7 @@ func TestJITConfigNeverLeaks(t *testing.T) {
 				Cluster:        aws.String(clusterARN),
 				TaskDefinition: td.TaskDefinition.TaskDefinitionArn,
 				LaunchType:     ecstypes.LaunchTypeFargate,
+				StartedBy:      aws.String(awsfake.StartedByStepFunctions),
 				NetworkConfiguration: &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{
 					Subnets: []string{"subnet-0123456789abcdef0"}, SecurityGroups: []string{"sg-0123456789abcdef0"},
 				}},
