@@ -613,8 +613,13 @@ var assetHash = regexp.MustCompile(`[0-9a-f]{64}`)
 
 func normalisedTemplate(t *testing.T, s *synthesized) []byte {
 	t.Helper()
+	return normalise(t, s.json, s.cfg)
+}
+
+func normalise(t *testing.T, template map[string]any, cfg Config) []byte {
+	t.Helper()
 	var doc map[string]any
-	b, _ := json.Marshal(s.json)
+	b, _ := json.Marshal(template)
 	_ = json.Unmarshal(b, &doc)
 	res := doc["Resources"].(map[string]any)
 	for id, r := range res {
@@ -631,8 +636,8 @@ func normalisedTemplate(t *testing.T, s *synthesized) []byte {
 			}
 			src["BuildSpec"] = "<runner/buildspec.yml>"
 		case "AWS::SSM::Parameter":
-			if p["Value"] != string(s.cfg.classTableJSON()) {
-				t.Errorf("%s: class table %v; want %s", id, p["Value"], s.cfg.classTableJSON())
+			if p["Value"] != string(cfg.classTableJSON()) {
+				t.Errorf("%s: class table %v; want %s", id, p["Value"], cfg.classTableJSON())
 			}
 			p["Value"] = "<class table from classTable context or fleet.DefaultClassTable()>"
 		}
@@ -672,5 +677,45 @@ func TestTemplateSnapshot(t *testing.T) {
 		t.Errorf("the synthesized template differs from %s from line %d:\n got: %s\nwant: %s\n"+
 			"If the change is intended, review it and refresh the snapshot: go test ./cdk -run TestTemplateSnapshot -update",
 			snapshotPath, line+1, at(gl), at(wl))
+	}
+}
+
+// TestCLITemplateMatchesInProcess compares `cdk synth`'s template (make synth points
+// RUNNERFLEET_CLI_TEMPLATE at it) with the one the tests synthesize: cdk.json reaches
+// both the same way. The CLI adds only construct-path and asset metadata.
+func TestCLITemplateMatchesInProcess(t *testing.T) {
+	path := os.Getenv("RUNNERFLEET_CLI_TEMPLATE")
+	if path == "" {
+		t.Skip("RUNNERFLEET_CLI_TEMPLATE is not set; make synth sets it after cdk synth")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cli map[string]any
+	if err := json.Unmarshal(b, &cli); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	for _, r := range cli["Resources"].(map[string]any) {
+		r := r.(map[string]any)
+		md, _ := r["Metadata"].(map[string]any)
+		for k := range md {
+			if strings.HasPrefix(k, "aws:cdk:path") || strings.HasPrefix(k, "aws:asset:") {
+				delete(md, k)
+			}
+		}
+		if md != nil && len(md) == 0 {
+			delete(r, "Metadata")
+		}
+	}
+	s := defaultStack(t)
+	got, want := normalise(t, cli, s.cfg), normalisedTemplate(t, s)
+	if string(got) != string(want) {
+		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+		line := 0
+		for line < len(gl) && line < len(wl) && gl[line] == wl[line] {
+			line++
+		}
+		t.Errorf("cdk synth and go test synthesize different templates, from line %d:\n cli: %s\ntest: %s", line+1, gl[min(line, len(gl)-1)], wl[min(line, len(wl)-1)])
 	}
 }

@@ -19,8 +19,8 @@ CDK_OFFLINE := env -u AWS_ENDPOINT_URL -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS
 	-u CDK_DEFAULT_REGION AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null \
 	AWS_SHARED_CREDENTIALS_FILE=/dev/null
 
-.PHONY: synth diff deploy destroy cdk-bootstrap cdk-cli
-TEST_DEPS += synth
+.PHONY: synth diff deploy destroy cdk-bootstrap cdk-cli cdk-synth-check
+TEST_DEPS += cdk-synth-check
 
 # npm ci installs exactly the committed lockfile; node_modules/.package-lock.json is the
 # marker npm writes, so a fresh machine installs once and a lockfile change reinstalls.
@@ -32,6 +32,11 @@ $(CDK_CLI_DIR)/node_modules/.package-lock.json: $(CDK_CLI_DIR)/package.json $(CD
 synth: build cdk-cli
 	$(CDK_OFFLINE) $(CDK_CLI) synth --quiet --no-notices --no-version-reporting $(CDK_FLAGS)
 	@test -s cdk.out/RunnerFleet.template.json && echo "synth: cdk.out/RunnerFleet.template.json"
+
+# The CLI's template must be the one go test checks (cdk.json reaches both the same way).
+cdk-synth-check: synth
+	RUNNERFLEET_CLI_TEMPLATE=$(CURDIR)/cdk.out/RunnerFleet.template.json \
+		$(GO) test -count=1 -run TestCLITemplateMatchesInProcess ./cdk
 
 diff: build cdk-cli
 	$(CDK_CLI) diff --no-notices $(CDK_FLAGS)
