@@ -82,7 +82,7 @@ func (s *settings) keyStatement(grantee awsiam.IGrantable, actions ...string) {
 // grantReadSecret lets grantee read the GitHub secret (and nothing else of Secrets Manager).
 func (s *settings) grantReadSecret(grantee awsiam.IGrantable) {
 	grantee.GrantPrincipal().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"),
+		Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
 		Resources: &[]*string{s.secret.SecretArn()},
 	}))
 }

@@ -115,15 +115,23 @@ func newWorkflow(scope constructs.Construct, cfg Config, defs Definitions, fns *
 			"CLUSTER_ARN":       comp.cluster.ClusterArn(),
 		},
 	})
-	for _, f := range []*function{w.reapIfIdle, w.cleanup} {
+	// Each grants what its handler calls: the task ARN is in the execution's history
+	// (RunRunner's TaskSubmitted event); ReapIfIdle stops the idle runner's task; Cleanup
+	// also reads the stopped task's exit.
+	for _, g := range []struct {
+		f          *function
+		ecsActions []string
+	}{
+		{w.reapIfIdle, []string{"ecs:StopTask"}},
+		{w.cleanup, []string{"ecs:StopTask", "ecs:DescribeTasks"}},
+	} {
+		f := g.f
 		set.grantReadSecret(f.role)
-		// The task ARN is in the execution's history (RunRunner's TaskSubmitted event).
 		f.role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions:   jsii.Strings("states:GetExecutionHistory", "states:DescribeExecution"),
+			Actions:   jsii.Strings("states:GetExecutionHistory"),
 			Resources: &[]*string{w.executionArns(stack, w.runnerFleetName)},
 		}))
-		comp.grantTasks(f.role, "ecs:StopTask", "ecs:DescribeTasks", "ecs:TagResource")
-		comp.grantListTasks(f.role)
+		comp.grantTasks(f.role, g.ecsActions...)
 		w.suppressRunnerFleetTasks(f.role, comp)
 	}
 
@@ -141,12 +149,9 @@ func newWorkflow(scope constructs.Construct, cfg Config, defs Definitions, fns *
 		},
 	})
 	set.grantReadSecret(w.janitor.role)
+	// A task's execution is named by its tag; the janitor asks whether it has ended.
 	w.janitor.role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("states:ListExecutions"),
-		Resources: &[]*string{w.runnerFleet.StateMachineArn()},
-	}))
-	w.janitor.role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("states:DescribeExecution", "states:GetExecutionHistory"),
+		Actions:   jsii.Strings("states:DescribeExecution"),
 		Resources: &[]*string{w.executionArns(stack, w.runnerFleetName)},
 	}))
 	comp.grantTasks(w.janitor.role, "ecs:StopTask", "ecs:DescribeTasks")
