@@ -669,15 +669,31 @@ func (e *ECS) runTask(_ context.Context, in *runTaskInput) (any, error) {
 		}
 	}
 
+	out, started, err := e.place(in, ov, count)
+	if err != nil {
+		return nil, err
+	}
+	// Hooks run once the lock is released, so they may call back into the fake
+	// (SetTaskRunning from OnTaskStarted is the usual first move).
+	if hook := e.OnTaskStarted; hook != nil {
+		for _, t := range started {
+			hook(t)
+		}
+	}
+	return out, nil
+}
+
+// place validates the call against the fake's state and creates the tasks, under the lock.
+func (e *ECS) place(in *runTaskInput, ov taskOverride, count int) (*runTaskOutput, []*Task, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	cluster, err := e.cluster(in.Cluster)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	td := e.taskDefinition(in.TaskDefinition)
 	if td == nil {
-		return nil, invalidParameter("TaskDefinition not found.")
+		return nil, nil, invalidParameter("TaskDefinition not found.")
 	}
 
 	provider, launchType := "", in.LaunchType
@@ -685,33 +701,33 @@ func (e *ECS) runTask(_ context.Context, in *runTaskInput) (any, error) {
 	case len(in.CapacityProviderStrategy) > 0:
 		provider, err = pickProvider(in.CapacityProviderStrategy)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		launchType = "FARGATE"
 	case launchType == "FARGATE":
 	case launchType == "":
 		// No launch type, no strategy, and fake clusters carry no default strategy: ECS
 		// places on EC2 container instances, of which this cluster has none.
-		return &runTaskOutput{Tasks: []map[string]any{}, Failures: []ecsFailure{{Reason: "No Container Instances were found in your cluster."}}}, nil
+		return &runTaskOutput{Tasks: []map[string]any{}, Failures: []ecsFailure{{Reason: "No Container Instances were found in your cluster."}}}, nil, nil
 	default:
-		return nil, invalidParameter("launchType %s is not emulated; the fleet runs on FARGATE.", launchType)
+		return nil, nil, invalidParameter("launchType %s is not emulated; the fleet runs on FARGATE.", launchType)
 	}
 
 	if td.networkMode == "awsvpc" || launchType == "FARGATE" {
 		nc := in.NetworkConfiguration
 		if nc == nil || nc.AwsvpcConfiguration == nil {
-			return nil, invalidParameter("Network Configuration must be provided when networkMode 'awsvpc' is specified.")
+			return nil, nil, invalidParameter("Network Configuration must be provided when networkMode 'awsvpc' is specified.")
 		}
 		vpc := nc.AwsvpcConfiguration
 		switch {
 		case len(vpc.Subnets) == 0:
-			return nil, invalidParameter("subnets can not be empty.")
+			return nil, nil, invalidParameter("subnets can not be empty.")
 		case len(vpc.Subnets) > 16:
-			return nil, invalidParameter("subnets can have at most 16 items.")
+			return nil, nil, invalidParameter("subnets can have at most 16 items.")
 		case len(vpc.SecurityGroups) > 5:
-			return nil, invalidParameter("securityGroups can have at most 5 items.")
+			return nil, nil, invalidParameter("securityGroups can have at most 5 items.")
 		case vpc.AssignPublicIp != "" && vpc.AssignPublicIp != "ENABLED" && vpc.AssignPublicIp != "DISABLED":
-			return nil, invalidParameter("assignPublicIp must be ENABLED or DISABLED.")
+			return nil, nil, invalidParameter("assignPublicIp must be ENABLED or DISABLED.")
 		}
 	}
 
@@ -724,23 +740,23 @@ func (e *ECS) runTask(_ context.Context, in *runTaskInput) (any, error) {
 	}
 	if launchType == "FARGATE" {
 		if err := checkFargateSize(cpu, memory); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	for _, co := range ov.ContainerOverrides {
 		if !slices.ContainsFunc(td.containers, func(d containerDef) bool { return d.Name == co.Name }) {
-			return nil, invalidParameter("Override for container named %s is not a container in the TaskDefinition.", co.Name)
+			return nil, nil, invalidParameter("Override for container named %s is not a container in the TaskDefinition.", co.Name)
 		}
 	}
 	ephemeral := 20
 	if ov.EphemeralStorage != nil {
 		if ov.EphemeralStorage.SizeInGiB < 21 || ov.EphemeralStorage.SizeInGiB > 200 {
-			return nil, invalidParameter("ephemeralStorage.sizeInGiB must be between 21 and 200.")
+			return nil, nil, invalidParameter("ephemeralStorage.sizeInGiB must be between 21 and 200.")
 		}
 		ephemeral = ov.EphemeralStorage.SizeInGiB
 	}
 	if e.LaunchBucket != nil && !e.LaunchBucket.Take(float64(count)) {
-		return nil, throttleError(e.s.byID["ecs"])
+		return nil, nil, throttleError(e.s.byID["ecs"])
 	}
 
 	out := &runTaskOutput{Tasks: []map[string]any{}, Failures: []ecsFailure{}}
@@ -761,15 +777,7 @@ func (e *ECS) runTask(_ context.Context, in *runTaskInput) (any, error) {
 		out.Tasks = append(out.Tasks, t.wire(true))
 		started = append(started, t.snapshot())
 	}
-	if hook := e.OnTaskStarted; hook != nil && len(started) > 0 {
-		// Hooks run after the lock is released, so they may call back into the fake.
-		defer func() {
-			for _, t := range started {
-				hook(t)
-			}
-		}()
-	}
-	return out, nil
+	return out, started, nil
 }
 
 // pickProvider chooses where one task goes: a provider with a base first, else the
