@@ -719,3 +719,90 @@ func TestCLITemplateMatchesInProcess(t *testing.T) {
 		t.Errorf("cdk synth and go test synthesize different templates, from line %d:\n cli: %s\ntest: %s", line+1, gl[min(line, len(gl)-1)], wl[min(line, len(wl)-1)])
 	}
 }
+
+// iamPrefix maps an AWS SDK for Go package name to its IAM service prefix.
+var iamPrefix = map[string]string{
+	"ecs": "ecs", "sfn": "states", "kms": "kms", "ecr": "ecr", "ssm": "ssm",
+	"secretsmanager": "secretsmanager", "codebuild": "codebuild",
+}
+
+// Calls the shared packages make on an activity's behalf.
+var sharedCalls = map[string][]string{
+	"internal/history":     {"states:GetExecutionHistory"},
+	"internal/credentials": {"secretsmanager:GetSecretValue"},
+	"internal/seal":        {"kms:Encrypt", "kms:GenerateDataKey"}, // sealing; opening is the runner's
+}
+
+var (
+	sdkMethod     = regexp.MustCompile(`(?m)^\s*([A-Z][A-Za-z]*)\(ctx context\.Context, [a-z]+ \*([a-z]+)\.([A-Z][A-Za-z]*)Input\b`)
+	internalUsage = regexp.MustCompile(`"github\.com/runnerfleet/fleet/(internal/[a-z]+)"`)
+)
+
+// activityCalls lists the IAM actions an activity's AWS calls need: the SDK methods its
+// interfaces declare (the handlers reach AWS only through them) and those of the shared
+// packages it imports.
+func activityCalls(t *testing.T, root, name string) []string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(root, "activities", name, "*.go"))
+	seen := map[string]bool{}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range sdkMethod.FindAllStringSubmatch(string(b), -1) {
+			if p, ok := iamPrefix[m[2]]; ok && m[1] == m[3] {
+				seen[p+":"+m[1]] = true
+			}
+		}
+		for _, m := range internalUsage.FindAllStringSubmatch(string(b), -1) {
+			for _, a := range sharedCalls[m[1]] {
+				seen[a] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for a := range seen {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestEachFunctionRoleAllowsTheCallsItsHandlerMakes(t *testing.T) {
+	s := defaultStack(t)
+	root, _, err := LoadCDKJSON(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, id := range functionNames {
+		calls := activityCalls(t, root, name)
+		t.Logf("%s calls %v", name, calls)
+		granted := map[string]bool{}
+		for _, st := range s.statements(s.logicalID(t, id+"Role")) {
+			for _, a := range actionsOf(st) {
+				granted[a] = true
+			}
+		}
+		for _, c := range calls {
+			if !granted[c] {
+				t.Errorf("activities/%s calls %s, but its role does not allow it; grant it in cdk/", name, c)
+			}
+		}
+		for a := range granted {
+			if strings.HasPrefix(a, "logs:") || strings.HasPrefix(a, "iam:PassRole") || slices.Contains(calls, a) {
+				continue
+			}
+			// ssm GrantRead and the tagging that RegisterTaskDefinition with tags needs
+			// come with the calls above.
+			if strings.HasPrefix(a, "ssm:") && slices.Contains(calls, "ssm:GetParameter") ||
+				a == "ecs:TagResource" && slices.Contains(calls, "ecs:RegisterTaskDefinition") {
+				continue
+			}
+			t.Errorf("the role of %s allows %s, which activities/%s never calls", name, a, name)
+		}
+	}
+}
