@@ -26,7 +26,6 @@ type workflow struct {
 	runnerFleet                                               awsstepfunctions.StateMachine
 	imageBuild                                                awsstepfunctions.StateMachine
 	runnerFleetName, imageBuildName                           string
-	runnerFleetRole, imageBuildRole                           awsiam.Role
 }
 
 func newWorkflow(scope constructs.Construct, cfg Config, defs Definitions, fns *functionFactory,
@@ -196,7 +195,6 @@ func (w *workflow) newImageBuildMachine(scope constructs.Construct, cfg Config, 
 		"EcrRepositoryName":     img.repo.RepositoryName(),
 	}
 	role := newStateMachineRole(scope, "ImageBuildMachineRole", "Runner Fleet image build state machine")
-	w.imageBuildRole = role
 	g := &integrationGrants{stack: awscdk.Stack_Of(scope), role: role, img: img}
 	g.grant(w.imageBuildName, defs.ImageBuild)
 	return w.newMachine(scope, cfg, "ImageBuildMachine", w.imageBuildName, defs.ImageBuild, defs.Keys, subs, role)
@@ -217,7 +215,6 @@ func (w *workflow) newRunnerFleetMachine(scope constructs.Construct, cfg Config,
 		"EcrRepositoryUri":          img.repo.RepositoryUri(),
 	}
 	role := newStateMachineRole(scope, "RunnerFleetMachineRole", "Runner Fleet state machine")
-	w.runnerFleetRole = role
 	g := &integrationGrants{
 		stack: awscdk.Stack_Of(scope), role: role, img: img, comp: comp,
 		functions:      []*function{w.resolveImage, w.requestRunner, w.reapIfIdle, w.cleanup},
