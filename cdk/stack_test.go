@@ -806,3 +806,73 @@ func TestEachFunctionRoleAllowsTheCallsItsHandlerMakes(t *testing.T) {
 		}
 	}
 }
+
+func TestRunnerInfrastructure(t *testing.T) {
+	s := defaultStack(t)
+	// Fargate and Fargate Spot, Container Insights.
+	s.template.HasResourceProperties(jsii.String("AWS::ECS::ClusterCapacityProviderAssociations"), &map[string]any{
+		"CapacityProviders": []any{"FARGATE", "FARGATE_SPOT"},
+	})
+	s.template.HasResourceProperties(jsii.String("AWS::ECS::Cluster"), &map[string]any{
+		"ClusterSettings": []any{map[string]any{"Name": "containerInsights", "Value": "enabled"}},
+	})
+	// Scan on push; untagged images expire, each tag prefix keeps ecrKeepImages.
+	repo := s.resource(t, s.logicalID(t, "Images"))
+	if !jsonEqual(repo["ImageScanningConfiguration"], map[string]any{"ScanOnPush": true}) {
+		t.Errorf("ECR scanning %v; want scan on push", repo["ImageScanningConfiguration"])
+	}
+	var policy struct {
+		Rules []struct {
+			Selection struct {
+				TagStatus     string   `json:"tagStatus"`
+				TagPrefixList []string `json:"tagPrefixList"`
+				CountType     string   `json:"countType"`
+				CountNumber   int      `json:"countNumber"`
+			} `json:"selection"`
+		} `json:"rules"`
+	}
+	text, _ := repo["LifecyclePolicy"].(map[string]any)["LifecyclePolicyText"].(string)
+	if err := json.Unmarshal([]byte(text), &policy); err != nil {
+		t.Fatalf("lifecycle policy %q: %v", text, err)
+	}
+	var kept []string
+	untagged := false
+	for _, r := range policy.Rules {
+		switch sel := r.Selection; {
+		case sel.TagStatus == "untagged":
+			untagged = true
+		case sel.TagStatus == "tagged" && sel.CountType == "imageCountMoreThan" && sel.CountNumber == s.cfg.EcrKeepImages:
+			kept = append(kept, sel.TagPrefixList...)
+		}
+	}
+	if !untagged || !slices.Equal(kept, s.cfg.EcrTagPrefixes) {
+		t.Errorf("lifecycle rules %s; want untagged expiry and %d kept per prefix %v", text, s.cfg.EcrKeepImages, s.cfg.EcrTagPrefixes)
+	}
+	// Docker builds need privileged mode; the project may push to this repository only.
+	s.template.HasResourceProperties(jsii.String("AWS::CodeBuild::Project"), &map[string]any{
+		"Environment": assertions.Match_ObjectLike(&map[string]any{"PrivilegedMode": true}),
+		"Source":      assertions.Match_ObjectLike(&map[string]any{"Type": "S3"}),
+	})
+	for _, st := range s.statements(s.logicalID(t, "ImageBuild", "Role")) {
+		for _, a := range actionsOf(st) {
+			if a == "ecr:PutImage" && !jsonEqual(st["Resource"], getAtt(s.logicalID(t, "Images"), "Arn")) {
+				t.Errorf("the build may push to %v; want the fleet repository only", st["Resource"])
+			}
+		}
+	}
+	s.template.HasResourceProperties(jsii.String("AWS::KMS::Key"), &map[string]any{"EnableKeyRotation": true})
+	s.template.HasResourceProperties(jsii.String("AWS::Events::Rule"), &map[string]any{
+		"ScheduleExpression": "rate(10 minutes)",
+		"Targets":            []any{assertions.Match_ObjectLike(&map[string]any{"Arn": getAtt(s.logicalID(t, "Janitor"), "Arn")})},
+	})
+	// The class table parameter is the configured table; the security group lets nothing in.
+	s.template.HasResourceProperties(jsii.String("AWS::SSM::Parameter"), &map[string]any{"Type": "String", "Value": string(s.cfg.classTableJSON())})
+	sg := s.resource(t, s.logicalID(t, "RunnerSecurityGroup"))
+	if sg["SecurityGroupIngress"] != nil {
+		t.Errorf("runner security group allows ingress: %v", sg["SecurityGroupIngress"])
+	}
+	// The default VPC has no NAT gateway: runners in public subnets get public IPs.
+	if n := len(s.resources("AWS::EC2::NatGateway")); n != 0 {
+		t.Errorf("%d NAT gateways in the default network; want none", n)
+	}
+}
