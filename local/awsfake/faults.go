@@ -140,6 +140,14 @@ func NewTokenBucket(capacity, refillPerSecond float64) *TokenBucket {
 	return &TokenBucket{capacity: capacity, refill: refillPerSecond, tokens: capacity, now: time.Now}
 }
 
+// NewTokenBucket is the package NewTokenBucket on the server's clock (Options.Now), so
+// a simulated clock drives the refill too.
+func (s *Server) NewTokenBucket(capacity, refillPerSecond float64) *TokenBucket {
+	b := NewTokenBucket(capacity, refillPerSecond)
+	b.now = s.now
+	return b
+}
+
 // Take removes n tokens when the bucket holds them and reports whether it did.
 func (b *TokenBucket) Take(n float64) bool {
 	b.mu.Lock()

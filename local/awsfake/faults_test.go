@@ -208,3 +208,16 @@ func TestLogsNeverCarrySecrets(t *testing.T) {
 		t.Errorf("a log line carries the secret:\n%s", buf.String())
 	}
 }
+
+func TestServerTokenBucketUsesTheServerClock(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	srv := New(Options{Now: func() time.Time { return now }})
+	b := srv.NewTokenBucket(1, 1)
+	if !b.Take(1) || b.Take(1) {
+		t.Fatal("a bucket of 1 must allow one take")
+	}
+	now = now.Add(time.Second)
+	if !b.Take(1) {
+		t.Error("the bucket did not refill when the server's clock advanced")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -141,11 +142,13 @@ func newSFN(s *Server) *SFN {
 		id: "sfn", prefix: "AWSStepFunctions", contentType: "application/x-amz-json-1.0",
 		namespace: sfnNamespace, messageField: "message",
 		ops: map[string]opFunc{
-			"StartExecution":      jsonOp(f.startExecution),
-			"DescribeExecution":   jsonOp(f.describeExecution),
-			"ListExecutions":      jsonOp(f.listExecutions),
-			"StopExecution":       jsonOp(f.stopExecution),
-			"GetExecutionHistory": jsonOp(f.getExecutionHistory),
+			"StartExecution":       jsonOp(f.startExecution),
+			"DescribeExecution":    jsonOp(f.describeExecution),
+			"ListExecutions":       jsonOp(f.listExecutions),
+			"StopExecution":        jsonOp(f.stopExecution),
+			"GetExecutionHistory":  jsonOp(f.getExecutionHistory),
+			"DescribeStateMachine": jsonOp(f.describeStateMachine),
+			"ListStateMachines":    jsonOp(f.listStateMachines),
 		},
 	})
 	return f
@@ -649,6 +652,55 @@ func (f *SFN) getExecutionHistory(_ context.Context, in *getExecutionHistoryInpu
 			ev[se.detailsKey] = d
 		}
 		out.Events = append(out.Events, ev)
+	}
+	return out, nil
+}
+
+type describeStateMachineInput struct {
+	StateMachineArn string `json:"stateMachineArn"`
+}
+
+func (f *SFN) describeStateMachine(_ context.Context, in *describeStateMachineInput) (any, error) {
+	if err := parseStatesARN(in.StateMachineArn, "stateMachine"); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sm := f.machines[in.StateMachineArn]
+	if sm == nil {
+		return nil, errorf("StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", in.StateMachineArn)
+	}
+	return map[string]any{
+		"stateMachineArn": sm.ARN, "name": sm.Name, "status": "ACTIVE", "definition": sm.Definition,
+		"roleArn": sm.RoleARN, "type": "STANDARD", "creationDate": epochTime(sm.Created),
+		"loggingConfiguration": map[string]any{"level": "OFF", "includeExecutionData": false},
+		"tracingConfiguration": map[string]bool{"enabled": false},
+	}, nil
+}
+
+type listStateMachinesInput struct {
+	MaxResults int    `json:"maxResults"`
+	NextToken  string `json:"nextToken"`
+}
+
+func (f *SFN) listStateMachines(_ context.Context, in *listStateMachinesInput) (any, error) {
+	if in.MaxResults < 0 || in.MaxResults > 1000 {
+		return nil, validationError("Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000", in.MaxResults)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	items := make([]map[string]any, 0, len(f.machines))
+	for _, arn := range slices.Sorted(maps.Keys(f.machines)) {
+		sm := f.machines[arn]
+		items = append(items, map[string]any{"stateMachineArn": sm.ARN, "name": sm.Name, "type": "STANDARD", "creationDate": epochTime(sm.Created)})
+	}
+	page, next, err := paginate(items, in.NextToken, in.MaxResults, 100, "machines")
+	if err != nil {
+		return nil, errorf("InvalidToken", "Invalid Token: '%s'", in.NextToken)
+	}
+	out := map[string]any{"stateMachines": page}
+	if next != "" {
+		out["nextToken"] = next
 	}
 	return out, nil
 }

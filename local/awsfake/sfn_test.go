@@ -408,3 +408,34 @@ func TestSFNWireForm(t *testing.T) {
 		t.Errorf("bad JSON = %d %v", status, body)
 	}
 }
+
+func TestSFNDescribeAndListStateMachines(t *testing.T) {
+	srv, client, smARN := newSFNFake(t)
+	ctx := context.Background()
+	if _, err := srv.SFN.RegisterStateMachine("RunnerFleetImageBuild", testDefinition, ""); err != nil {
+		t.Fatal(err)
+	}
+	desc, err := client.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(smARN)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(desc.Name) != "RunnerFleet" || aws.ToString(desc.Definition) != testDefinition || desc.Status != types.StateMachineStatusActive || desc.Type != types.StateMachineTypeStandard || desc.CreationDate == nil {
+		t.Errorf("DescribeStateMachine = %+v", desc)
+	}
+	_, err = client.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(smARN + "Nope")})
+	wantAPIError[*types.StateMachineDoesNotExist](t, err, "StateMachineDoesNotExist", "")
+	var names []string
+	p := sfn.NewListStateMachinesPaginator(client, &sfn.ListStateMachinesInput{MaxResults: 1})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sm := range page.StateMachines {
+			names = append(names, aws.ToString(sm.Name))
+		}
+	}
+	if strings.Join(names, " ") != "RunnerFleet RunnerFleetImageBuild" {
+		t.Errorf("ListStateMachines = %v", names)
+	}
+}
