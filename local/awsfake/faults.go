@@ -21,6 +21,9 @@ type Fault struct {
 	// ThrottleRatio throttles this fraction of calls (0..1), drawn from the server's
 	// seeded generator (Options.Seed) so runs repeat.
 	ThrottleRatio float64
+	// Delay holds every answer (error or not) this long, as a slow API would; the wait
+	// ends early when the caller gives up.
+	Delay time.Duration
 }
 
 type faultState struct {
@@ -39,6 +42,9 @@ func (s *Server) SetFault(service, operation string, f Fault) error {
 	}
 	if operation != "*" && svc.ops[operation] == nil {
 		return fmt.Errorf("set fault: service %s has no operation %q emulated", service, operation)
+	}
+	if f.Delay < 0 {
+		return fmt.Errorf("set fault: delay %v must not be negative", f.Delay)
 	}
 	if f.ThrottleRatio < 0 || f.ThrottleRatio > 1 {
 		return fmt.Errorf("set fault: throttle ratio %v must be between 0 and 1", f.ThrottleRatio)
@@ -84,8 +90,9 @@ func (s *Server) ResetCalls() {
 	clear(s.calls)
 }
 
-// admit counts the call and answers an injected fault, if any.
-func (s *Server) admit(svc *service, op string) error {
+// admit counts the call and answers an injected fault, if any, and how long to hold
+// the answer.
+func (s *Server) admit(svc *service, op string) (time.Duration, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls[svc.id+"."+op]++
@@ -94,23 +101,24 @@ func (s *Server) admit(svc *service, op string) error {
 		st = s.faults[svc.id+".*"]
 	}
 	if st == nil {
-		return nil
+		return 0, nil
 	}
+	delay := st.f.Delay
 	if st.f.Err != nil && (st.f.Count == 0 || st.remaining > 0) {
 		if st.f.Count > 0 {
 			st.remaining--
 		}
 		cp := *st.f.Err
 		cp.bare = cp.Namespace == ""
-		return &cp
+		return delay, &cp
 	}
 	if st.f.Bucket != nil && !st.f.Bucket.Take(1) {
-		return throttleError(svc)
+		return delay, throttleError(svc)
 	}
 	if st.f.ThrottleRatio > 0 && s.rng.Float64() < st.f.ThrottleRatio {
-		return throttleError(svc)
+		return delay, throttleError(svc)
 	}
-	return nil
+	return delay, nil
 }
 
 // throttleError is the service's answer to a call over its rate.

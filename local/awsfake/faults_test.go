@@ -221,3 +221,27 @@ func TestServerTokenBucketUsesTheServerClock(t *testing.T) {
 		t.Error("the bucket did not refill when the server's clock advanced")
 	}
 }
+
+func TestFaultDelay(t *testing.T) {
+	srv, cfg, _ := newTestFake(t, Options{})
+	srv.SecretsManager.Put("s", "v")
+	if err := srv.SetFault("secretsmanager", "GetSecretValue", Fault{Delay: 150 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	client := secretsmanager.NewFromConfig(cfg)
+	start := time.Now()
+	if _, err := client.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String("s")}); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 150*time.Millisecond {
+		t.Errorf("answer came after %v, want at least the 150ms delay", took)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("s")}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("caller timeout during the delay = %v, want context.DeadlineExceeded", err)
+	}
+	if err := srv.SetFault("secretsmanager", "*", Fault{Delay: -time.Second}); err == nil {
+		t.Error("a negative delay was accepted")
+	}
+}

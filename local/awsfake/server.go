@@ -209,7 +209,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // call counts the call, applies any injected fault, then runs the operation.
 func (s *Server) call(ctx context.Context, svc *service, opName string, body []byte) (any, error) {
-	if err := s.admit(svc, opName); err != nil {
+	delay, err := s.admit(svc, opName)
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, &APIError{Status: http.StatusRequestTimeout, Code: "RequestTimeoutException", Message: "the caller went away during an injected delay", bare: true}
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	return svc.ops[opName](ctx, body)
