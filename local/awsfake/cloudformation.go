@@ -117,7 +117,7 @@ func (c *CloudFormation) describeStacks(_ context.Context, body []byte) (any, er
 	if name != "" && len(found) == 0 {
 		return nil, &APIError{Code: "ValidationError", Message: "Stack with id " + name + " does not exist", Type: "Sender"}
 	}
-	resp := describeStacksResponse{Xmlns: "http://cloudformation.amazonaws.com/doc/2010-05-15/", RequestID: c.s.newID("request")}
+	resp := describeStacksResponse{Xmlns: "http://cloudformation.amazonaws.com/doc/2010-05-15/", RequestID: c.s.requestID()}
 	resp.Result.Stacks.Member = []cfnStackXML{}
 	for _, st := range found {
 		sx := cfnStackXML{StackName: st.name, StackId: st.id, CreationTime: st.created.UTC().Format(time.RFC3339), StackStatus: st.status}

@@ -71,7 +71,8 @@ type Server struct {
 	calls  map[string]int         // "ecs.RunTask"
 	rng    *rand.Rand
 
-	seq atomic.Uint64 // request ids and deterministic resource ids
+	seq    atomic.Uint64 // deterministic resource ids
+	reqSeq atomic.Uint64 // request ids, apart so calls do not shift resource ids
 }
 
 // opFunc runs one operation on a decoded request body and returns the value to encode
@@ -147,7 +148,15 @@ func (s *Server) arn(svc, resource string) string {
 
 // newID returns a deterministic UUID-shaped id: the n-th id of this server for kind.
 func (s *Server) newID(kind string) string {
-	n := s.seq.Add(1)
+	return uuidOf(kind, s.seq.Add(1))
+}
+
+// requestID is the x-amzn-RequestId of the next answer.
+func (s *Server) requestID() string {
+	return uuidOf("request", s.reqSeq.Add(1))
+}
+
+func uuidOf(kind string, n uint64) string {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], n)
 	h := sha256.Sum256(append([]byte(kind+"\x00"), b[:]...))
@@ -158,7 +167,7 @@ func (s *Server) newID(kind string) string {
 
 // ServeHTTP answers one AWS API call.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := s.newID("request")
+	reqID := s.requestID()
 	w.Header().Set("X-Amzn-RequestId", reqID)
 
 	target := r.Header.Get("X-Amz-Target")

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // SFN emulates the Step Functions API subset the fleet uses: StartExecution (with AWS's
@@ -347,7 +348,7 @@ func parseStatesARN(arn, wantType string) error {
 // checkSFNName enforces Step Functions' name rules: 1..80 characters, none of
 // whitespace, brackets, wildcards, the listed punctuation, or control characters.
 func checkSFNName(name string) error {
-	if name == "" || len(name) > 80 {
+	if name == "" || utf8.RuneCountInString(name) > 80 {
 		return validationError("Value '%s' at 'name' failed to satisfy constraint: Member must have length less than or equal to 80", name)
 	}
 	for _, r := range name {
