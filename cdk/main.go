@@ -18,14 +18,22 @@ import (
 const StackName = "RunnerFleet"
 
 func main() {
-	defer jsii.Close()
-	if err := run(); err != nil {
+	err := run()
+	jsii.Close()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "runner-fleet synth:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+// run builds and synthesizes the app. The stack fails by panicking (CDK's way, and
+// jsii's for a failed validation such as a cdk-nag error); run turns that into one error.
+func run() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
 	root, fileContext, err := LoadCDKJSON(".")
 	if err != nil {
 		return err
