@@ -16,6 +16,7 @@ import (
 	"github.com/runnerfleet/fleet/internal/activity"
 	"github.com/runnerfleet/fleet/internal/credentials"
 	"github.com/runnerfleet/fleet/internal/fleet"
+	"github.com/runnerfleet/fleet/internal/ghrunner"
 )
 
 // awsAttempts is how often the SDK tries a throttled or failed AWS call (with its own
@@ -39,10 +40,8 @@ func main() {
 		log.Error("loading AWS configuration failed", "error", err)
 		os.Exit(1)
 	}
-	github := &githubSource{
-		secrets: credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL),
-		log:     log,
-	}
+	github := newGitHubSource(credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL),
+		ghrunner.Options{Logger: log})
 	h := NewHandler(cfg, github, ecs.NewFromConfig(awsCfg), sfn.NewFromConfig(awsCfg), log)
 	activity.Start(log, h.Handle)
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/runnerfleet/fleet/internal/credentials"
 	"github.com/runnerfleet/fleet/internal/fleet"
+	"github.com/runnerfleet/fleet/internal/ghrunner"
 	"github.com/runnerfleet/fleet/local/awsfake"
 	"github.com/runnerfleet/fleet/local/githubfake"
 )
@@ -92,7 +93,7 @@ func newEnv(t *testing.T, mutate ...func(*Config)) *env {
 		m(&cfg)
 	}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ghc := &githubClients{store: credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL), log: log}
+	ghc := &githubClients{store: credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL), clients: ghrunner.NewClientCache(ghrunner.Options{Logger: log})}
 	e.h, err = NewHandler(cfg, e.ecs, e.sfn, ghc.get, log, e.metrics)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/runnerfleet/fleet/internal/activity"
 	"github.com/runnerfleet/fleet/internal/credentials"
+	"github.com/runnerfleet/fleet/internal/ghrunner"
 )
 
 func main() {
@@ -31,7 +32,7 @@ func main() {
 		log.Error("loading AWS configuration failed", "error", err)
 		os.Exit(1)
 	}
-	gh := &githubClients{store: credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL), log: log}
+	gh := &githubClients{store: credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL), clients: ghrunner.NewClientCache(ghrunner.Options{Logger: log})}
 	h, err := NewHandler(cfg, ecs.NewFromConfig(awsCfg), sfn.NewFromConfig(awsCfg), gh.get, log, os.Stdout)
 	if err != nil {
 		log.Error("invalid configuration", "error", err)

@@ -2,13 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net/http"
-	"strconv"
-	"sync"
 
 	"github.com/aws/smithy-go"
 
@@ -22,17 +17,19 @@ type secretGetter interface {
 	Get(ctx context.Context) (credentials.Secret, error)
 }
 
-// githubSource builds the GitHub client from the fleet's secret and keeps it while the
-// secret is unchanged, so ghrunner's installation-token cache lives across invocations
-// of a warm Lambda and a rotated secret takes effect within the secret's cache time.
+// githubSource reads the fleet's secret and hands out the GitHub client built from
+// it; the client is kept while the secret is unchanged (ghrunner.ClientCache), so
+// installation tokens live across invocations of a warm Lambda and a rotated secret
+// takes effect within the secret's cache time.
 type githubSource struct {
-	secrets    secretGetter
-	httpClient *http.Client // nil: ghrunner's default
-	log        *slog.Logger
+	secrets secretGetter
+	clients *ghrunner.ClientCache
+}
 
-	mu     sync.Mutex
-	key    [sha256.Size]byte
-	client *ghrunner.Client
+// newGitHubSource builds clients with opts (HTTPClient, Logger; the credentials come
+// from the secret).
+func newGitHubSource(secrets secretGetter, opts ghrunner.Options) *githubSource {
+	return &githubSource{secrets: secrets, clients: ghrunner.NewClientCache(opts)}
 }
 
 // Client returns the GitHub client for installation (0: looked up per scope, or a PAT).
@@ -50,28 +47,10 @@ func (s *githubSource) Client(ctx context.Context, installation int64) (*ghrunne
 		}
 		return nil, fmt.Errorf("read the GitHub credentials: %w", err)
 	}
-	if err := sec.ValidateGitHub(); err != nil {
+	c, err := s.clients.For(ctx, sec)
+	if err != nil {
 		return nil, activity.Misconfigured("GitHub credentials in GITHUB_SECRET_ARN: %v", err)
 	}
-	key := sha256.Sum256([]byte(strconv.FormatInt(sec.AppID, 10) + "\x00" + sec.PrivateKey + "\x00" + sec.Token + "\x00" + sec.APIURL))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.client == nil || key != s.key {
-		opts := ghrunner.Options{APIURL: sec.APIURL, HTTPClient: s.httpClient, Logger: s.log}
-		if sec.AppID != 0 {
-			// A GitHub App is preferred when the secret holds both.
-			opts.AppID, opts.PrivateKey = sec.AppID, []byte(sec.PrivateKey)
-		} else {
-			opts.Token = sec.Token
-		}
-		c, err := ghrunner.New(ctx, opts)
-		if err != nil {
-			return nil, activity.Misconfigured("GitHub credentials in GITHUB_SECRET_ARN: %v", err)
-		}
-		s.client, s.key = c, key
-	}
-	if installation != 0 && s.client.IsApp() {
-		return s.client.ForInstallation(installation), nil
-	}
-	return s.client, nil
+	// With a token, ForInstallation acts as c does.
+	return c.ForInstallation(installation), nil
 }

@@ -150,10 +150,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.store = credentials.NewStore(secretsmanager.NewFromConfig(cfg), conf.SecretARN, conf.SecretTTL)
-	github := &githubSource{secrets: e.store, log: log}
+	ghOpts := ghrunner.Options{Logger: log}
 	if o.httpTimeout > 0 {
-		github.httpClient = &http.Client{Timeout: o.httpTimeout}
+		ghOpts.HTTPClient = &http.Client{Timeout: o.httpTimeout}
 	}
+	github := newGitHubSource(e.store, ghOpts)
 	e.handler = NewHandler(conf, github, kms.NewFromConfig(cfg), log)
 	e.handler.retrier = ghrunner.Retrier{
 		Logger: log,

@@ -43,19 +43,15 @@ func main() {
 }
 
 // GitHubFromSecret builds GitHub clients from the secret, reusing one while the
-// credentials are unchanged so App installation tokens stay cached across invocations.
+// credentials are unchanged so App installation tokens stay cached across invocations
+// (ghrunner.ClientCache; a secret holding both an App and a token uses the App).
 func GitHubFromSecret(log *slog.Logger) func(context.Context, credentials.Secret) (Runners, error) {
-	var last credentials.Secret
-	var client *ghrunner.Client
+	clients := ghrunner.NewClientCache(ghrunner.Options{Logger: log})
 	return func(ctx context.Context, s credentials.Secret) (Runners, error) {
-		if client != nil && s == last {
-			return client, nil
-		}
-		c, err := ghrunner.New(ctx, ghrunner.Options{AppID: s.AppID, PrivateKey: []byte(s.PrivateKey), Token: s.Token, APIURL: s.APIURL, Logger: log})
+		c, err := clients.For(ctx, s)
 		if err != nil {
-			return nil, err
+			return nil, err // not a typed nil in the interface
 		}
-		last, client = s, c
 		return c, nil
 	}
 }
