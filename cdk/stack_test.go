@@ -796,10 +796,8 @@ func TestEachFunctionRoleAllowsTheCallsItsHandlerMakes(t *testing.T) {
 			if strings.HasPrefix(a, "logs:") || strings.HasPrefix(a, "iam:PassRole") || slices.Contains(calls, a) {
 				continue
 			}
-			// ssm GrantRead and the tagging that RegisterTaskDefinition with tags needs
-			// come with the calls above.
-			if strings.HasPrefix(a, "ssm:") && slices.Contains(calls, "ssm:GetParameter") ||
-				a == "ecs:TagResource" && slices.Contains(calls, "ecs:RegisterTaskDefinition") {
+			// RegisterTaskDefinition with tags needs ecs:TagResource as well.
+			if a == "ecs:TagResource" && slices.Contains(calls, "ecs:RegisterTaskDefinition") {
 				continue
 			}
 			t.Errorf("the role of %s allows %s, which activities/%s never calls", name, a, name)
