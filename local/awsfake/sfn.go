@@ -270,6 +270,7 @@ func (f *SFN) Finish(executionARN string, r Result) error {
 	if e.status != StatusRunning {
 		return fmt.Errorf("finish %s (%s): %w", executionARN, e.status, ErrExecutionClosed)
 	}
+	se.prev = int64(len(e.events))
 	e.close(se, r, f.s.now())
 	return nil
 }
@@ -281,7 +282,6 @@ func (e *execution) append(se storedEvent) int64 {
 }
 
 func (e *execution) close(terminal storedEvent, r Result, now time.Time) {
-	terminal.prev = int64(len(e.events))
 	e.append(terminal)
 	e.status, e.stopDate = r.Status, now
 	e.output, e.errName, e.cause = r.Output, r.Error, r.Cause
@@ -598,6 +598,8 @@ func (f *SFN) stopExecution(_ context.Context, in *stopExecutionInput) (any, err
 		if in.Cause != "" {
 			details["cause"] = in.Cause
 		}
+		// previousEventId stays 0: the abort follows no event of the run, as recorded
+		// (stepfunctions/history/execution-aborted.stop-execution.json).
 		se, _ := f.makeEvent(HistoryEvent{Type: "ExecutionAborted", Details: details})
 		e.close(se, Result{Status: StatusAborted, Error: in.Error, Cause: in.Cause}, f.s.now())
 	}

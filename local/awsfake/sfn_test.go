@@ -304,7 +304,7 @@ func TestSFNStopExecutionNotifiesEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := hist.Events[len(hist.Events)-1]
-	if last.Type != types.HistoryEventTypeExecutionAborted || aws.ToString(last.ExecutionAbortedEventDetails.Error) != "Cancelled" || last.PreviousEventId != 1 {
+	if last.Type != types.HistoryEventTypeExecutionAborted || aws.ToString(last.ExecutionAbortedEventDetails.Error) != "Cancelled" || last.PreviousEventId != 0 {
 		t.Errorf("last event = %s %+v prev %d", last.Type, last.ExecutionAbortedEventDetails, last.PreviousEventId)
 	}
 }
