@@ -13,7 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/runnerfleet/fleet/internal/activity"
 	"github.com/runnerfleet/fleet/internal/fleet"
@@ -161,29 +161,18 @@ func githubError(err error) error {
 // task ARN is not in the state document, because the task branch is still running)
 // and, when wantPending, for an earlier attempt's failure carrying pendingMarker.
 func (h *Handler) scanHistory(ctx context.Context, executionARN string, wantPending bool) (task string, pendingFound bool, err error) {
-	p := sfn.NewGetExecutionHistoryPaginator(h.history, &sfn.GetExecutionHistoryInput{
-		ExecutionArn:         aws.String(executionARN),
-		ReverseOrder:         true,
-		MaxResults:           100,
-		IncludeExecutionData: aws.Bool(true),
+	err = history.Walk(ctx, h.history, executionARN, func(ev sfntypes.HistoryEvent) bool {
+		if task == "" {
+			task = history.SubmittedTask(ev)
+		}
+		if d := ev.TaskFailedEventDetails; wantPending && d != nil && aws.ToString(d.ResourceType) == "lambda" &&
+			strings.Contains(aws.ToString(d.Cause), pendingMarker) {
+			pendingFound = true
+		}
+		return task == "" || (wantPending && !pendingFound)
 	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return "", false, err
-		}
-		for _, ev := range page.Events {
-			if task == "" {
-				task = history.SubmittedTask(ev)
-			}
-			if d := ev.TaskFailedEventDetails; wantPending && d != nil && aws.ToString(d.ResourceType) == "lambda" &&
-				strings.Contains(aws.ToString(d.Cause), pendingMarker) {
-				pendingFound = true
-			}
-			if task != "" && (pendingFound || !wantPending) {
-				return task, pendingFound, nil
-			}
-		}
+	if err != nil {
+		return "", false, err
 	}
 	return task, pendingFound, nil
 }

@@ -26,6 +26,22 @@ type API interface {
 // submitted, newest first (a Spot fallback submits a second task).
 func SubmittedTasks(ctx context.Context, client API, executionARN string) ([]string, error) {
 	var arns []string
+	err := Walk(ctx, client, executionARN, func(ev sfntypes.HistoryEvent) bool {
+		if arn := SubmittedTask(ev); arn != "" && !slices.Contains(arns, arn) {
+			arns = append(arns, arn)
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	return arns, nil
+}
+
+// Walk calls fn with each event of the execution's history, newest first, until fn
+// returns false or the history ends; it reads a page (100 events) only when fn asks
+// for more, so a caller that finds what it wants early makes fewer calls.
+func Walk(ctx context.Context, client API, executionARN string, fn func(sfntypes.HistoryEvent) bool) error {
 	p := sfn.NewGetExecutionHistoryPaginator(client, &sfn.GetExecutionHistoryInput{
 		ExecutionArn:         aws.String(executionARN),
 		ReverseOrder:         true,
@@ -35,15 +51,15 @@ func SubmittedTasks(ctx context.Context, client API, executionARN string) ([]str
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("read history of %s: %w", executionARN, err)
+			return fmt.Errorf("read history of %s: %w", executionARN, err)
 		}
 		for _, ev := range page.Events {
-			if arn := SubmittedTask(ev); arn != "" && !slices.Contains(arns, arn) {
-				arns = append(arns, arn)
+			if !fn(ev) {
+				return nil
 			}
 		}
 	}
-	return arns, nil
+	return nil
 }
 
 // SubmittedTask is the task ARN of an ECS runTask TaskSubmitted event, or "". The
@@ -64,11 +80,14 @@ func SubmittedTask(ev sfntypes.HistoryEvent) string {
 }
 
 // ExecutionARN is the ARN of execution name of stateMachineARN
-// (arn:aws:states:r:a:stateMachine:M → arn:aws:states:r:a:execution:M:name).
+// (arn:<partition>:states:<region>:<account>:stateMachine:<machine> →
+// arn:<partition>:states:<region>:<account>:execution:<machine>:<name>). With an empty
+// name it is the prefix every execution ARN of the machine starts with.
 func ExecutionARN(stateMachineARN, name string) (string, error) {
-	prefix, machine, ok := strings.Cut(stateMachineARN, ":stateMachine:")
-	if !ok || machine == "" || strings.Contains(machine, ":") {
-		return "", fmt.Errorf("%q is not a state machine ARN", stateMachineARN)
+	parts := strings.Split(stateMachineARN, ":")
+	if len(parts) != 7 || parts[0] != "arn" || parts[2] != "states" || parts[5] != "stateMachine" || parts[6] == "" {
+		return "", fmt.Errorf("%q must be a state machine ARN, arn:<partition>:states:<region>:<account>:stateMachine:<name>", stateMachineARN)
 	}
-	return prefix + ":execution:" + machine + ":" + name, nil
+	parts[5] = "execution"
+	return strings.Join(parts, ":") + ":" + name, nil
 }
