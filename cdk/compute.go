@@ -91,24 +91,43 @@ func (c *compute) clusterCondition() *map[string]any {
 	return &map[string]any{"ArnEquals": map[string]any{"ecs:cluster": c.cluster.ClusterArn()}}
 }
 
-// grantTasks lets grantee find and manage the cluster's runner tasks: list them,
-// describe, stop and tag them.
-func (c *compute) grantTasks(grantee awsiam.IGrantable, actions ...string) {
-	p := grantee.GrantPrincipal()
-	p.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings(actions...),
-		Resources: &[]*string{c.taskArns()},
+// grantTasks lets role act on the cluster's runner tasks (StopTask, DescribeTasks,
+// TagResource), optionally only under conditions.
+func (c *compute) grantTasks(role awsiam.Role, conditions *map[string]any, actions ...string) {
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:    jsii.Strings(actions...),
+		Resources:  &[]*string{c.taskArns()},
+		Conditions: conditions,
 	}))
+	suppress(role, nagFinding{"AwsSolutions-IAM5", `:task/<Cluster[0-9A-F]+>/\*$`,
+		"Runner task ids are assigned by ECS at run time; the grant is limited to tasks of the fleet cluster."})
 }
 
-// grantListTasks lets grantee list the cluster's tasks. ListTasks takes no task
-// resource, so the statement names * and limits it to the cluster by condition.
-func (c *compute) grantListTasks(grantee awsiam.IGrantable) {
-	grantee.GrantPrincipal().AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+// grantListTasks lets role list the cluster's tasks. ListTasks takes no task resource,
+// so the statement names * and limits it to the cluster by condition.
+func (c *compute) grantListTasks(role awsiam.Role) {
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:    jsii.Strings("ecs:ListTasks"),
 		Resources:  jsii.Strings("*"),
 		Conditions: c.clusterCondition(),
 	}))
+	suppress(role, nagFinding{"AwsSolutions-IAM5", `^Resource::\*$`,
+		"ecs:ListTasks takes no task resource; the statement is limited to the fleet cluster by the ecs:cluster condition."})
+}
+
+// grantRunTask lets role run the runner task definitions (any family ResolveImage
+// registers, any revision) in the cluster, tagging the new task.
+func (c *compute) grantRunTask(role awsiam.Role) {
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:    jsii.Strings("ecs:RunTask"),
+		Resources:  &[]*string{c.taskDefinitionArns()},
+		Conditions: c.clusterCondition(),
+	}))
+	suppress(role, nagFinding{"AwsSolutions-IAM5", `:task-definition/` + c.taskFamily + `\*:\*>?$`,
+		"ResolveImage registers one task definition family per image at run time; RunTask is limited to the fleet's runner families and cluster."})
+	// RunTask with tags needs ecs:TagResource on the new task.
+	c.grantTasks(role, &map[string]any{"StringEquals": map[string]any{"ecs:CreateAction": "RunTask"}}, "ecs:TagResource")
+	c.grantPassRoles(role)
 }
 
 // grantPassRoles lets grantee hand the two runner roles to ECS.

@@ -3,7 +3,6 @@ package main
 import (
 	"strconv"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
@@ -42,12 +41,8 @@ func newIngress(cfg Config, fns *functionFactory, set *settings, comp *compute, 
 		Actions:   jsii.Strings("states:StartExecution"),
 		Resources: &[]*string{wf.runnerFleet.StateMachineArn()},
 	}))
-	in.webhook.role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"),
-		Resources: &[]*string{wf.executionArns(awscdk.Stack_Of(wf.runnerFleet), wf.runnerFleetName)},
-	}))
-	comp.grantTasks(in.webhook.role, "ecs:TagResource", "ecs:StopTask")
-	wf.suppressRunnerFleetTasks(in.webhook.role, comp)
+	wf.grantExecutions(in.webhook.role, "states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution")
+	comp.grantTasks(in.webhook.role, nil, "ecs:TagResource", "ecs:StopTask")
 	// GitHub cannot sign AWS requests: the URL is public and the handler verifies
 	// X-Hub-Signature-256 against the secret before doing anything.
 	in.url = in.webhook.fn.AddFunctionUrl(&awslambda.FunctionUrlOptions{

@@ -30,7 +30,6 @@ type workflow struct {
 
 func newWorkflow(scope constructs.Construct, cfg Config, defs Definitions, fns *functionFactory,
 	net *network, set *settings, comp *compute, img *images) *workflow {
-	stack := awscdk.Stack_Of(scope)
 	// Fixed names (docs/contract.md): formatted ARNs let a function's policy name the
 	// machine's executions without depending on the machine, which depends on the functions.
 	w := &workflow{
@@ -127,14 +126,9 @@ func newWorkflow(scope constructs.Construct, cfg Config, defs Definitions, fns *
 		{w.reapIfIdle, []string{"ecs:StopTask"}},
 		{w.cleanup, []string{"ecs:StopTask", "ecs:DescribeTasks"}},
 	} {
-		f := g.f
-		set.grantReadSecret(f.role)
-		f.role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions:   jsii.Strings("states:GetExecutionHistory"),
-			Resources: &[]*string{w.executionArns(stack, w.runnerFleetName)},
-		}))
-		comp.grantTasks(f.role, g.ecsActions...)
-		w.suppressRunnerFleetTasks(f.role, comp)
+		set.grantReadSecret(g.f.role)
+		w.grantExecutions(g.f.role, "states:GetExecutionHistory")
+		comp.grantTasks(g.f.role, nil, g.ecsActions...)
 	}
 
 	w.imageBuild = w.newImageBuildMachine(scope, cfg, defs, img)
@@ -151,14 +145,11 @@ func newWorkflow(scope constructs.Construct, cfg Config, defs Definitions, fns *
 		},
 	})
 	set.grantReadSecret(w.janitor.role)
-	// A task's execution is named by its tag; the janitor asks whether it has ended.
-	w.janitor.role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("states:DescribeExecution"),
-		Resources: &[]*string{w.executionArns(stack, w.runnerFleetName)},
-	}))
-	comp.grantTasks(w.janitor.role, "ecs:StopTask", "ecs:DescribeTasks")
+	// A task's execution is named by its tag; the janitor asks whether it has ended
+	// and reads its history.
+	w.grantExecutions(w.janitor.role, "states:DescribeExecution", "states:GetExecutionHistory")
+	comp.grantTasks(w.janitor.role, nil, "ecs:StopTask", "ecs:DescribeTasks")
 	comp.grantListTasks(w.janitor.role)
-	w.suppressRunnerFleetTasks(w.janitor.role, comp)
 	awsevents.NewRule(scope, jsii.String("JanitorSchedule"), &awsevents.RuleProps{
 		Description: jsii.String("Runner Fleet janitor, every 10 minutes"),
 		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(10))),
@@ -169,16 +160,15 @@ func newWorkflow(scope constructs.Construct, cfg Config, defs Definitions, fns *
 	return w
 }
 
-// suppressRunnerFleetTasks records why a role that manages runner tasks has wildcards.
-func (w *workflow) suppressRunnerFleetTasks(role awsiam.Role, comp *compute) {
-	suppress(role,
-		nagFinding{"AwsSolutions-IAM5", `^Resource::\*$`,
-			"ecs:ListTasks takes no task resource; the statement is limited to the fleet cluster by the ecs:cluster condition."},
-		nagFinding{"AwsSolutions-IAM5", `:task/<Cluster[0-9A-F]+>/\*$`,
-			"Runner task ids are assigned by ECS at run time; the grant is limited to tasks of the fleet cluster."},
-		nagFinding{"AwsSolutions-IAM5", `:execution:` + w.runnerFleetName + `:\*$`,
-			"Executions are named per job at run time; the grant is limited to the RunnerFleet machine's executions."},
-	)
+// grantExecutions lets role act on the RunnerFleet machine's executions.
+func (w *workflow) grantExecutions(role awsiam.Role, actions ...string) {
+	stack := awscdk.Stack_Of(role)
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(actions...),
+		Resources: &[]*string{w.executionArns(stack, w.runnerFleetName)},
+	}))
+	suppress(role, nagFinding{"AwsSolutions-IAM5", `:execution:` + w.runnerFleetName + `:\*$`,
+		"Executions are named per job at run time; the grant is limited to the RunnerFleet machine's executions."})
 }
 
 func (w *workflow) executionArns(stack awscdk.Stack, machine string) *string {
@@ -332,22 +322,9 @@ func (g *integrationGrants) grant(machine string, def []byte) {
 			if g.comp == nil {
 				panic(fmt.Errorf("state machine %s runs ECS tasks, but the stack gives it no cluster", machine))
 			}
-			g.role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Actions:    jsii.Strings("ecs:RunTask"),
-				Resources:  &[]*string{g.comp.taskDefinitionArns()},
-				Conditions: g.comp.clusterCondition(),
-			}))
-			// RunTask with tags needs ecs:TagResource on the new task.
-			g.role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Actions:   jsii.Strings("ecs:TagResource"),
-				Resources: &[]*string{g.comp.taskArns()},
-				Conditions: &map[string]any{
-					"StringEquals": map[string]any{"ecs:CreateAction": "RunTask"},
-				},
-			}))
-			g.comp.grantPassRoles(g.role)
+			g.comp.grantRunTask(g.role)
 			if r == "arn:aws:states:::ecs:runTask.sync" {
-				add([]string{"ecs:StopTask", "ecs:DescribeTasks"}, g.comp.taskArns())
+				g.comp.grantTasks(g.role, nil, "ecs:StopTask", "ecs:DescribeTasks")
 				add([]string{"events:PutTargets", "events:PutRule", "events:DescribeRule"},
 					managedRule("StepFunctionsGetEventsForECSTaskRule"))
 			}
@@ -371,6 +348,8 @@ func (g *integrationGrants) grant(machine string, def []byte) {
 						Service: jsii.String("states"), Resource: jsii.String("execution"),
 						ResourceName: jsii.String(g.imageBuildName + ":*"), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
 					}))
+				suppress(g.role, nagFinding{"AwsSolutions-IAM5", `:execution:` + g.imageBuildName + `:\*$`,
+					"Image build executions are named per image tag at run time; startExecution.sync:2 describes and stops only the image build machine's executions."})
 				add([]string{"events:PutTargets", "events:PutRule", "events:DescribeRule"},
 					managedRule("StepFunctionsGetEventsForStepFunctionsExecutionRule"))
 			}
@@ -379,21 +358,6 @@ func (g *integrationGrants) grant(machine string, def []byte) {
 		default:
 			panic(fmt.Errorf("state machine %s uses the integration %s, which the stack does not grant; add it to integrationGrants in cdk/workflow.go", machine, r))
 		}
-	}
-	findings := []nagFinding{}
-	if g.comp != nil {
-		findings = append(findings,
-			nagFinding{"AwsSolutions-IAM5", `:task-definition/` + g.comp.taskFamily + `\*:\*>?$`,
-				"ResolveImage registers one task definition family per image at run time; RunTask is limited to the fleet's runner families and cluster."},
-			nagFinding{"AwsSolutions-IAM5", `:task/<Cluster[0-9A-F]+>/\*$`,
-				"Task ids are assigned by ECS at run time; the .sync integration stops and describes tasks of the fleet cluster only."})
-	}
-	if g.imageBuildName != "" {
-		findings = append(findings, nagFinding{"AwsSolutions-IAM5", `:execution:` + g.imageBuildName + `:\*$`,
-			"Image build executions are named per image tag at run time; startExecution.sync:2 describes and stops only the image build machine's executions."})
-	}
-	if len(findings) > 0 {
-		suppress(g.role, findings...)
 	}
 }
 
