@@ -330,6 +330,7 @@ func (s *Server) RemoveRunner(id int64) error {
 		return fmt.Errorf("runner %d: %w", id, ErrUnknownRunner)
 	}
 	delete(s.runners, id)
+	s.runnerRemovedLocked(id)
 	return nil
 }
 
@@ -480,6 +481,7 @@ func (s *Server) deleteRunner(w http.ResponseWriter, r *request, sc scopeRef) {
 		return
 	}
 	delete(s.runners, rr.ID)
+	s.runnerRemovedLocked(rr.ID)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -19,7 +19,10 @@
 //
 // Files are split by API area, as go-github's services are: apps.go (App JWTs,
 // installations, tokens), runners.go (runners and JIT), hooks.go (webhooks config),
-// faults.go (knobs, counters, rate limits); auth.go checks credentials.
+// faults.go (knobs, counters, rate limits); auth.go checks credentials. The Actions
+// side, switched on by EnableActions, is jobs.go (job queue, cancellation, queue
+// timeout), dispatcher.go (GitHub's label rule, runner sessions), deliveries.go (signed
+// workflow_job webhooks) and control.go (the /_local/ control API).
 package githubfake
 
 import (
@@ -105,6 +108,9 @@ type Server struct {
 	calls   map[string]int64
 	primary map[string]*rateWindow
 	writes  map[string][]time.Time
+
+	// jobs.go, dispatcher.go, deliveries.go, control.go: nil until EnableActions.
+	actions *actions
 }
 
 // New returns a Server with no apps, installations or tokens; register them with
@@ -150,6 +156,7 @@ func New(cfg Config) *Server {
 	s.registerApps()
 	s.registerRunners()
 	s.registerHooks()
+	s.registerControl()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.setRateHeaders(w, s.anonymousKey(r), 1)
 		writeError(w, http.StatusNotFound, "Not Found", docsREST)
