@@ -3,6 +3,7 @@ package awsfake
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -164,6 +165,8 @@ type ecsTask struct {
 	containers       []*ecsContainer
 	subnets, sgs     []string
 	attachmentID     string
+	eniID, mac, ip   string    // the task's ENI, made up from its id
+	connectedAt      time.Time // ENI attached (connectivity CONNECTED)
 	stopCode         string
 	stoppedReason    string
 	version          int64
@@ -182,7 +185,8 @@ type ecsContainer struct {
 	env              map[string]string
 	lastStatus       string
 	exitCode         *int
-	reason           string
+	runtimeID        string
+	imageDigest      string // set once the image was pulled
 }
 
 func newECS(s *Server) *ECS {
@@ -265,11 +269,12 @@ func (e *ECS) SetTaskRunning(arn string) error {
 		return fmt.Errorf("set task %s running: task is %s, not PROVISIONING", arn, t.lastStatus)
 	}
 	now := e.s.now()
-	t.lastStatus, t.startedAt = TaskRunning, now
+	t.lastStatus, t.startedAt, t.connectedAt = TaskRunning, now, now
 	for _, c := range t.containers {
 		c.lastStatus = TaskRunning
+		c.imageDigest = imageDigest(c.image)
 	}
-	t.version++
+	t.version = 3 // PROVISIONING 1, PENDING 2, RUNNING 3, as DescribeTasks counts them
 	return nil
 }
 
@@ -309,7 +314,11 @@ func (e *ECS) StopTaskWithExit(arn string, exitCode int, stopCode, reason string
 	}
 	code := &exitCode
 	if stopCode == StopCodeTaskFailedToStart {
+		// The ENI was attached before the image pull failed; no container ran.
 		code = nil
+		if t.connectedAt.IsZero() {
+			t.connectedAt = e.s.now()
+		}
 	}
 	t.stop(e.s.now(), stopCode, reason, code)
 	return nil
@@ -327,11 +336,13 @@ func (t *ecsTask) stop(now time.Time, stopCode, reason string, exitCode *int) {
 			v := *exitCode
 			c.exitCode = &v
 		}
-		if stopCode == StopCodeTaskFailedToStart {
-			c.reason = reason
-		}
 	}
-	t.version++
+	// Recorded versions: 5 for a task stopped after running, 4 for one that never ran.
+	if t.startedAt.IsZero() {
+		t.version = 4
+	} else {
+		t.version = 5
+	}
 }
 
 func (t *ecsTask) snapshot() *Task {
@@ -609,13 +620,13 @@ type taskOverride struct {
 
 type containerOverride struct {
 	Name                 string         `json:"name"`
-	Command              []string       `json:"command"`
-	Environment          []ecsNameValue `json:"environment"`
-	EnvironmentFiles     []any          `json:"environmentFiles"`
+	Command              []string       `json:"command,omitempty"`
+	Environment          []ecsNameValue `json:"environment,omitempty"`
+	EnvironmentFiles     []any          `json:"environmentFiles,omitempty"`
 	Cpu                  *int           `json:"cpu,omitempty"`
 	Memory               *int           `json:"memory,omitempty"`
 	MemoryReservation    *int           `json:"memoryReservation,omitempty"`
-	ResourceRequirements []any          `json:"resourceRequirements"`
+	ResourceRequirements []any          `json:"resourceRequirements,omitempty"`
 }
 
 // maxOverridesBytes is RunTask's limit on the overrides structure, JSON formatting
@@ -813,7 +824,9 @@ func (e *ECS) newTask(c *ecsCluster, td *taskDef, in *runTaskInput, ov taskOverr
 		startedBy: in.StartedBy, group: in.Group, cpu: cpu, memory: memory,
 		overrides: ov, tags: slices.Clone(in.Tags), version: 1, createdAt: e.s.now(),
 		attachmentID: e.s.newID("eni-attachment"), ephemeralGiB: ephemeral,
-		az: e.s.region + string(rune('a'+int(id[0])%3)),
+		eniID: "eni-0" + id[:16], ip: fmt.Sprintf("10.0.%d.%d", hexByte(id[16:18]), hexByte(id[18:20])%254+1),
+		mac: fmt.Sprintf("0e:%s:%s:%s:%s:%s", id[20:22], id[22:24], id[24:26], id[26:28], id[28:30]),
+		az:  e.s.region + string(rune('a'+int(id[0])%3)),
 	}
 	if t.group == "" {
 		t.group = "family:" + td.family
@@ -827,6 +840,7 @@ func (e *ECS) newTask(c *ecsCluster, td *taskDef, in *runTaskInput, ov taskOverr
 			arn:  e.s.arn("ecs", "container/"+t.cluster.name+"/"+id+"/"+e.s.newID("container")),
 			name: d.Name, image: d.Image, essential: d.Essential == nil || *d.Essential,
 			command: d.Command, env: map[string]string{}, lastStatus: "PENDING",
+			runtimeID: fmt.Sprintf("%s-%d", id, 1000000000+len(t.containers)),
 		}
 		for _, kv := range d.Environment {
 			c.env[kv.Name] = kv.Value
@@ -851,20 +865,22 @@ func (e *ECS) newTask(c *ecsCluster, td *taskDef, in *runTaskInput, ov taskOverr
 
 // wire is the task as ECS answers it; tags only when asked (DescribeTasks include TAGS).
 func (t *ecsTask) wire(withTags bool) map[string]any {
-	attachmentStatus := "PRECREATED"
+	// The ENI as DescribeTasks shows it: PRECREATED with only the subnet while
+	// provisioning, ATTACHED with its address once connected, type "eni" and DELETED
+	// once the task stopped (fixtures/aws/ecs/*).
+	attachmentStatus, attachmentType := "PRECREATED", "ElasticNetworkInterface"
 	details := []ecsNameValue{}
 	for _, s := range t.subnets[:min(1, len(t.subnets))] {
 		details = append(details, ecsNameValue{"subnetId", s})
 	}
-	switch t.lastStatus {
-	case TaskRunning:
+	if !t.connectedAt.IsZero() {
 		attachmentStatus = "ATTACHED"
-	case TaskStopped:
-		attachmentStatus = "DELETED"
+		details = append(details,
+			ecsNameValue{"networkInterfaceId", t.eniID}, ecsNameValue{"macAddress", t.mac},
+			ecsNameValue{"privateDnsName", t.privateDNS()}, ecsNameValue{"privateIPv4Address", t.ip})
 	}
-	attachmentType := "ElasticNetworkInterface"
-	if t.lastStatus != TaskProvisioning {
-		attachmentType = "eni"
+	if t.lastStatus == TaskStopped {
+		attachmentStatus, attachmentType = "DELETED", "eni"
 	}
 	containers := make([]map[string]any, 0, len(t.containers))
 	for _, c := range t.containers {
@@ -876,8 +892,12 @@ func (t *ecsTask) wire(withTags bool) map[string]any {
 		if c.exitCode != nil {
 			cm["exitCode"] = *c.exitCode
 		}
-		if c.reason != "" {
-			cm["reason"] = c.reason
+		if !t.connectedAt.IsZero() {
+			cm["runtimeId"] = c.runtimeID
+			cm["networkInterfaces"] = []map[string]string{{"attachmentId": t.attachmentID, "privateIpv4Address": t.ip}}
+		}
+		if c.imageDigest != "" {
+			cm["imageDigest"] = c.imageDigest
 		}
 		containers = append(containers, cm)
 	}
@@ -905,12 +925,14 @@ func (t *ecsTask) wire(withTags bool) map[string]any {
 	if t.startedBy != "" {
 		m["startedBy"] = t.startedBy
 	}
+	if !t.connectedAt.IsZero() {
+		m["connectivity"] = "CONNECTED"
+		m["connectivityAt"] = epochTime(t.connectedAt)
+	}
 	if !t.startedAt.IsZero() {
 		m["startedAt"] = epochTime(t.startedAt)
 		m["pullStartedAt"] = epochTime(t.startedAt)
 		m["pullStoppedAt"] = epochTime(t.startedAt)
-		m["connectivity"] = "CONNECTED"
-		m["connectivityAt"] = epochTime(t.startedAt)
 	}
 	if !t.stoppingAt.IsZero() {
 		m["stoppingAt"] = epochTime(t.stoppingAt)
@@ -1011,7 +1033,7 @@ func (e *ECS) stopTask(_ context.Context, in *stopTaskInput) (any, error) {
 			reason = "Task stopped by user"
 		}
 		t.desiredStatus, t.stopCode, t.stoppedReason, t.stoppingAt = TaskStopped, StopCodeUserInitiated, reason, now
-		t.version++
+		t.version = 4
 		switch {
 		case t.lastStatus == TaskProvisioning:
 			t.stop(now, StopCodeUserInitiated, reason, nil)
@@ -1123,9 +1145,6 @@ func (e *ECS) tagResource(_ context.Context, in *tagResourceInput) (any, error) 
 		return nil, err
 	}
 	*tags = merged
-	if t := e.tasks[in.ResourceArn]; t != nil {
-		t.version++
-	}
 	return struct{}{}, nil
 }
 
@@ -1148,4 +1167,24 @@ func (e *ECS) listTagsForResource(_ context.Context, in *tagResourceInput) (any,
 		return nil, err
 	}
 	return map[string]any{"tags": nonNilTags(slices.Clone(*tags))}, nil
+}
+
+func hexByte(h string) int {
+	n, _ := strconv.ParseUint(h, 16, 8)
+	return int(n)
+}
+
+// privateDNS is the ENI's DNS name as EC2 gives it (ec2.internal in us-east-1).
+func (t *ecsTask) privateDNS() string {
+	host := "ip-" + strings.ReplaceAll(t.ip, ".", "-")
+	region := t.az[:len(t.az)-1]
+	if region == "us-east-1" {
+		return host + ".ec2.internal"
+	}
+	return host + "." + region + ".compute.internal"
+}
+
+// imageDigest is the digest a pull of image resolves to, made up from its name.
+func imageDigest(image string) string {
+	return fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(image)))
 }
