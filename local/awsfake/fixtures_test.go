@@ -3,8 +3,10 @@ package awsfake
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -279,4 +281,59 @@ func TestECSMatchesRecordedFargateRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	compareToRecordingAllowing(t, "DescribeTasks after a failed pull", describe(arn), loadResponse(t, "describe-tasks.fargate-stopped.task-failed-to-start.derived.json"), stopped)
+}
+
+// Phase by phase, a finished build has the documented phases[] shape: the same phases in
+// order, the same keys, statuses and contexts (times are the fake's own).
+func TestCodeBuildPhasesMatchDocumentedBuilds(t *testing.T) {
+	tests := []struct {
+		file string
+		end  func(cb *CodeBuild, id string) error
+	}{
+		{"batch-get-builds.succeeded.documented.json", func(cb *CodeBuild, id string) error { return cb.SucceedBuild(id) }},
+		{"batch-get-builds.failed.assembled.json", func(cb *CodeBuild, id string) error {
+			return cb.FailBuild(id, "BUILD", "Error while executing command: <command>. Reason: exit status 1")
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			srv, _, url := newTestFake(t, Options{})
+			srv.CodeBuild.CreateProject("codebuild-demo-project", "aws/codebuild/standard:7.0")
+			_, _, started := rawCall(t, url, "CodeBuild_20161006.StartBuild", "application/x-amz-json-1.1", `{"projectName":"codebuild-demo-project"}`, true)
+			id := started["build"].(map[string]any)["id"].(string)
+			if err := tc.end(srv.CodeBuild, id); err != nil {
+				t.Fatal(err)
+			}
+			_, _, got := rawCall(t, url, "CodeBuild_20161006.BatchGetBuilds", "application/x-amz-json-1.1", `{"ids":["`+id+`"]}`, true)
+			want := loadResponse(t, tc.file)
+			build := func(m map[string]any) map[string]any { return m["builds"].([]any)[0].(map[string]any) }
+			gb, wb := build(got), build(want)
+			for _, k := range []string{"buildStatus", "buildComplete", "currentPhase"} {
+				if fmt.Sprint(gb[k]) != fmt.Sprint(wb[k]) {
+					t.Errorf("%s = %v, documented %v", k, gb[k], wb[k])
+				}
+			}
+			gp, wp := gb["phases"].([]any), wb["phases"].([]any)
+			if len(gp) != len(wp) {
+				t.Fatalf("%d phases, documented %d", len(gp), len(wp))
+			}
+			for i := range wp {
+				g, w := gp[i].(map[string]any), wp[i].(map[string]any)
+				if strings.Join(slices.Sorted(maps.Keys(g)), ",") != strings.Join(slices.Sorted(maps.Keys(w)), ",") {
+					t.Errorf("phase %d keys %v, documented %v", i, slices.Sorted(maps.Keys(g)), slices.Sorted(maps.Keys(w)))
+				}
+				for _, k := range []string{"phaseType", "phaseStatus", "contexts"} {
+					if fmt.Sprint(g[k]) != fmt.Sprint(w[k]) {
+						t.Errorf("phase %d %s = %v, documented %v", i, k, g[k], w[k])
+					}
+				}
+			}
+			logs := gb["logs"].(map[string]any)
+			for _, k := range slices.Sorted(maps.Keys(wb["logs"].(map[string]any))) {
+				if _, ok := logs[k]; !ok {
+					t.Errorf("logs.%s missing", k)
+				}
+			}
+		})
+	}
 }
