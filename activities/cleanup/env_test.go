@@ -113,7 +113,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	github := newGitHubSource(credentials.NewStore(secretsmanager.NewFromConfig(cfg), conf.SecretARN, conf.SecretTTL), ghrunner.Options{Logger: log})
+	github := ghrunner.NewSource(credentials.NewStore(secretsmanager.NewFromConfig(cfg), conf.SecretARN, conf.SecretTTL), ghrunner.Options{Logger: log})
 	e.handler = NewHandler(conf, github, ecs.NewFromConfig(cfg), sfn.NewFromConfig(cfg), log)
 	e.handler.retrier = ghrunner.Retrier{
 		Logger: log,

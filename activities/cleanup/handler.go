@@ -36,10 +36,16 @@ type runnerDeleter interface {
 	DeleteRunner(ctx context.Context, scope ghrunner.Scope, runnerID int64) error
 }
 
+// githubSource hands out the GitHub client acting as an installation, built from the
+// fleet's secret (*ghrunner.Source); its errors are already named for the workflow.
+type githubSource interface {
+	Client(ctx context.Context, installation int64) (*ghrunner.Client, error)
+}
+
 // Handler is the Cleanup activity.
 type Handler struct {
 	cfg     Config
-	github  *githubSource
+	github  githubSource
 	ecs     ecsAPI
 	history history.API
 	log     *slog.Logger
@@ -47,7 +53,7 @@ type Handler struct {
 }
 
 // NewHandler wires a handler; clients are built once in main.
-func NewHandler(cfg Config, github *githubSource, ecsClient ecsAPI, history history.API, log *slog.Logger) *Handler {
+func NewHandler(cfg Config, github githubSource, ecsClient ecsAPI, history history.API, log *slog.Logger) *Handler {
 	return &Handler{cfg: cfg, github: github, ecs: ecsClient, history: history, log: log, retrier: ghrunner.Retrier{Logger: log}}
 }
 

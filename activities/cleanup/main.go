@@ -40,7 +40,7 @@ func main() {
 		log.Error("loading AWS configuration failed", "error", err)
 		os.Exit(1)
 	}
-	github := newGitHubSource(credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL),
+	github := ghrunner.NewSource(credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL),
 		ghrunner.Options{Logger: log})
 	h := NewHandler(cfg, github, ecs.NewFromConfig(awsCfg), sfn.NewFromConfig(awsCfg), log)
 	activity.Start(log, h.Handle)

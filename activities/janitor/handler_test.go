@@ -93,8 +93,8 @@ func newEnv(t *testing.T, mutate ...func(*Config)) *env {
 		m(&cfg)
 	}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ghc := &githubClients{store: credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL), clients: ghrunner.NewClientCache(ghrunner.Options{Logger: log})}
-	e.h, err = NewHandler(cfg, e.ecs, e.sfn, ghc.get, log, e.metrics)
+	ghc := githubFrom(ghrunner.NewSource(credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL), ghrunner.Options{Logger: log}))
+	e.h, err = NewHandler(cfg, e.ecs, e.sfn, ghc, log, e.metrics)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,8 +32,8 @@ func main() {
 		log.Error("loading AWS configuration failed", "error", err)
 		os.Exit(1)
 	}
-	gh := &githubClients{store: credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL), clients: ghrunner.NewClientCache(ghrunner.Options{Logger: log})}
-	h, err := NewHandler(cfg, ecs.NewFromConfig(awsCfg), sfn.NewFromConfig(awsCfg), gh.get, log, os.Stdout)
+	gh := githubFrom(ghrunner.NewSource(credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL), ghrunner.Options{Logger: log}))
+	h, err := NewHandler(cfg, ecs.NewFromConfig(awsCfg), sfn.NewFromConfig(awsCfg), gh, log, os.Stdout)
 	if err != nil {
 		log.Error("invalid configuration", "error", err)
 		os.Exit(1)

@@ -37,10 +37,16 @@ type runnerDeleter interface {
 	DeleteRunner(ctx context.Context, scope ghrunner.Scope, runnerID int64) error
 }
 
+// githubSource hands out the GitHub client acting as an installation, built from the
+// fleet's secret (*ghrunner.Source); its errors are already named for the workflow.
+type githubSource interface {
+	Client(ctx context.Context, installation int64) (*ghrunner.Client, error)
+}
+
 // Handler is the ReapIfIdle activity.
 type Handler struct {
 	cfg     Config
-	github  *githubSource
+	github  githubSource
 	ecs     taskStopper
 	history history.API
 	log     *slog.Logger
@@ -53,7 +59,7 @@ type Handler struct {
 
 // NewHandler wires a handler; clients are built once in main. metrics receives the
 // CloudWatch embedded-metric-format lines (stdout in Lambda).
-func NewHandler(cfg Config, github *githubSource, stopper taskStopper, history history.API, metrics io.Writer, log *slog.Logger) *Handler {
+func NewHandler(cfg Config, github githubSource, stopper taskStopper, history history.API, metrics io.Writer, log *slog.Logger) *Handler {
 	return &Handler{cfg: cfg, github: github, ecs: stopper, history: history, metrics: metrics, log: log,
 		retrier: ghrunner.Retrier{Logger: log}, now: time.Now}
 }

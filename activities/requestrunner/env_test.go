@@ -154,7 +154,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.httpTimeout > 0 {
 		ghOpts.HTTPClient = &http.Client{Timeout: o.httpTimeout}
 	}
-	github := newGitHubSource(e.store, ghOpts)
+	github := ghrunner.NewSource(e.store, ghOpts)
 	e.handler = NewHandler(conf, github, kms.NewFromConfig(cfg), log)
 	e.handler.retrier = ghrunner.Retrier{
 		Logger: log,

@@ -26,17 +26,23 @@ type registrar interface {
 	DeleteRunner(ctx context.Context, scope ghrunner.Scope, runnerID int64) error
 }
 
+// githubSource hands out the GitHub client acting as an installation, built from the
+// fleet's secret (*ghrunner.Source); its errors are already named for the workflow.
+type githubSource interface {
+	Client(ctx context.Context, installation int64) (*ghrunner.Client, error)
+}
+
 // Handler is the RequestRunner activity.
 type Handler struct {
 	cfg     Config
-	github  *githubSource
+	github  githubSource
 	kms     seal.Encrypter
 	log     *slog.Logger
 	retrier ghrunner.Retrier
 }
 
 // NewHandler wires a handler; clients are built once in main.
-func NewHandler(cfg Config, github *githubSource, kms seal.Encrypter, log *slog.Logger) *Handler {
+func NewHandler(cfg Config, github githubSource, kms seal.Encrypter, log *slog.Logger) *Handler {
 	return &Handler{cfg: cfg, github: github, kms: kms, log: log, retrier: ghrunner.Retrier{Logger: log}}
 }
 

@@ -39,7 +39,7 @@ func main() {
 		log.Error("loading AWS configuration failed", "error", err)
 		os.Exit(1)
 	}
-	github := newGitHubSource(credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL),
+	github := ghrunner.NewSource(credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL),
 		ghrunner.Options{Logger: log})
 	h := NewHandler(cfg, github, kms.NewFromConfig(awsCfg), log)
 	activity.Start(log, h.Handle)

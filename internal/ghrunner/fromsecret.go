@@ -4,11 +4,58 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 
+	"github.com/aws/smithy-go"
+
 	"github.com/runnerfleet/fleet/internal/credentials"
+	"github.com/runnerfleet/fleet/internal/fleet"
 )
+
+// SecretGetter yields the fleet's secret, cached (*credentials.Store).
+type SecretGetter interface {
+	Get(ctx context.Context) (credentials.Secret, error)
+}
+
+// Source reads the fleet's secret (GITHUB_SECRET_ARN) and hands out the Client built
+// from it, kept while the secret is unchanged (ClientCache). It is what an activity
+// Lambda holds: safe for concurrent use, built once in main.
+type Source struct {
+	secrets SecretGetter
+	clients *ClientCache
+}
+
+// NewSource reads the secret from secrets and builds clients with opts (as
+// NewClientCache).
+func NewSource(secrets SecretGetter, opts Options) *Source {
+	return &Source{secrets: secrets, clients: NewClientCache(opts)}
+}
+
+// Client returns the client acting as installation (0: looked up per scope; ignored
+// with a token). A secret that is missing, unreadable by this function (access
+// denied, not found, undecryptable) or without usable GitHub credentials is a
+// fleet.ErrConfigurationInvalid error, which retrying cannot fix; any other failure
+// to read it (throttling, say) stays wrapped, so the Lambda boundary can classify it.
+func (s *Source) Client(ctx context.Context, installation int64) (*Client, error) {
+	sec, err := s.secrets.Get(ctx)
+	if err != nil {
+		var api smithy.APIError
+		switch {
+		case errors.Is(err, credentials.ErrNotConfigured):
+			return nil, fleet.Errorf(fleet.ErrConfigurationInvalid, "GitHub credentials: %v", err)
+		case errors.As(err, &api) && (api.ErrorCode() == "AccessDeniedException" || api.ErrorCode() == "ResourceNotFoundException" || api.ErrorCode() == "DecryptionFailure"):
+			return nil, fleet.Errorf(fleet.ErrConfigurationInvalid, "GITHUB_SECRET_ARN must name a secret this function may read (secretsmanager:GetSecretValue, and kms:Decrypt on its key): %v", err)
+		}
+		return nil, fmt.Errorf("read the GitHub credentials: %w", err)
+	}
+	c, err := s.clients.For(ctx, sec)
+	if err != nil {
+		return nil, fleet.Errorf(fleet.ErrConfigurationInvalid, "GitHub credentials in GITHUB_SECRET_ARN: %v", err)
+	}
+	return c.ForInstallation(installation), nil
+}
 
 // ClientCache builds the Client from the fleet's secret and keeps it while the
 // secret's GitHub credentials are unchanged, so the installation-token cache of a

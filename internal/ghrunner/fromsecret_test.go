@@ -3,13 +3,23 @@ package ghrunner
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
 
 	"github.com/runnerfleet/fleet/internal/credentials"
+	"github.com/runnerfleet/fleet/internal/fleet"
+	"github.com/runnerfleet/fleet/local/awsfake"
 )
 
 func TestClientCacheFor(t *testing.T) {
@@ -176,5 +186,78 @@ func TestNewClientCacheIgnoresCredentialOptions(t *testing.T) {
 	}
 	if _, err := c.ListRunners(context.Background(), repo, ListOptions{}); err != nil {
 		t.Fatalf("ListRunners with the secret's token: %v", err)
+	}
+}
+
+func TestSourceClient(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	aws := awsfake.New(awsfake.Options{})
+	srv := httptest.NewServer(aws)
+	t.Cleanup(srv.Close)
+	cfg, err := aws.AWSConfig(ctx, srv.URL, func(c *awssdk.Config) { c.RetryMaxAttempts = 1 })
+	must(t, err)
+	sm := secretsmanager.NewFromConfig(cfg)
+	appJSON, _ := json.Marshal(credentials.Secret{WebhookSecret: "whsec", AppID: appID, PrivateKey: string(keyPEM), APIURL: e.url})
+	patJSON, _ := json.Marshal(credentials.Secret{WebhookSecret: "whsec", Token: pat, APIURL: e.url})
+
+	tests := []struct {
+		name     string
+		value    string // the secret's value; "" leaves the secret absent
+		fault    *awsfake.APIError
+		install  int64
+		wantApp  bool
+		wantName string // the workflow error name; "" with wantCode means unnamed
+		wantCode string // the AWS error code the error still wraps
+	}{
+		{name: "app, installation given", value: string(appJSON), install: orgInstall, wantApp: true},
+		{name: "app, installation looked up", value: string(appJSON), wantApp: true},
+		{name: "token ignores the installation", value: string(patJSON), install: orgInstall},
+		{name: "secret absent", wantName: fleet.ErrConfigurationInvalid},
+		{name: "access denied", value: string(appJSON), fault: &awsfake.APIError{Code: "AccessDeniedException", Message: "not authorized to perform secretsmanager:GetSecretValue"}, wantName: fleet.ErrConfigurationInvalid},
+		{name: "undecryptable", value: string(appJSON), fault: &awsfake.APIError{Code: "DecryptionFailure", Message: "kms:Decrypt denied"}, wantName: fleet.ErrConfigurationInvalid},
+		{name: "not JSON", value: "ghp_pasted_alone", wantName: fleet.ErrConfigurationInvalid},
+		{name: "no GitHub credentials", value: `{"webhook_secret":"whsec"}`, wantName: fleet.ErrConfigurationInvalid},
+		{name: "unusable key", value: `{"app_id":101,"private_key":"-----BEGIN RSA PRIVATE KEY-----\nMIIsecret\n-----END RSA PRIVATE KEY-----\n"}`, wantName: fleet.ErrConfigurationInvalid},
+		{name: "throttled stays retryable", value: string(appJSON), fault: &awsfake.APIError{Code: "ThrottlingException", Message: "Rate exceeded"}, wantCode: "ThrottlingException"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := fmt.Sprintf("fleet-%d", i)
+			if tt.value != "" {
+				id = aws.SecretsManager.Put(id, tt.value)
+			}
+			aws.ClearFaults()
+			if tt.fault != nil {
+				must(t, aws.SetFault("secretsmanager", "GetSecretValue", awsfake.Fault{Err: tt.fault}))
+			}
+			src := NewSource(credentials.NewStore(sm, id, time.Minute), Options{HTTPClient: e.srv.Client(), Clock: e.clock.Now})
+			c, err := src.Client(ctx, tt.install)
+			if tt.wantName != "" || tt.wantCode != "" {
+				if err == nil {
+					t.Fatal("Client succeeded; want an error")
+				}
+				if got := fleet.NameOf(err); got != tt.wantName {
+					t.Errorf("error name = %q, want %q (%v)", got, tt.wantName, err)
+				}
+				var api smithy.APIError
+				if tt.wantCode != "" && (!errors.As(err, &api) || api.ErrorCode() != tt.wantCode) {
+					t.Errorf("error %v does not wrap %s", err, tt.wantCode)
+				}
+				if strings.Contains(err.Error(), "MIIsecret") || strings.Contains(err.Error(), "ghp_pasted_alone") {
+					t.Errorf("error %q carries the secret's value", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Client: %v", err)
+			}
+			if c.IsApp() != tt.wantApp {
+				t.Fatalf("IsApp = %v, want %v", c.IsApp(), tt.wantApp)
+			}
+			if _, err := c.ListRunners(ctx, repo, ListOptions{}); err != nil {
+				t.Fatalf("ListRunners: %v", err)
+			}
+		})
 	}
 }
