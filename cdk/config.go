@@ -50,9 +50,10 @@ type Config struct {
 	LogRetentionDays int
 	// WebhookReservedConcurrency (webhookReservedConcurrency); 0 reserves none.
 	WebhookReservedConcurrency int
-	// EcrTagPrefixes (ecrTagPrefixes) and EcrKeepImages (ecrKeepImages): keep the
-	// EcrKeepImages most recent images per prefix; untagged images expire after a day.
-	EcrTagPrefixes []string
+	// EcrTagPatterns (ecrTagPatterns) and EcrKeepImages (ecrKeepImages): keep the
+	// EcrKeepImages most recent images matching each pattern (ResolveImage tags images
+	// <image>-<arch>-<hash>); untagged images expire after a day.
+	EcrTagPatterns []string
 	EcrKeepImages  int
 	// Network: import VpcID + SubnetIDs, or create a VPC (public subnets by default;
 	// PrivateSubnets adds private subnets behind NatGateways NAT gateways).
@@ -85,8 +86,8 @@ func DefaultConfig() Config {
 		BuildTimeoutSeconds:        3600,
 		LogRetentionDays:           30,
 		WebhookReservedConcurrency: 20,
-		EcrTagPrefixes:             []string{"x64-", "arm64-"},
-		EcrKeepImages:              10,
+		EcrTagPatterns:             []string{"*-x64-*", "*-arm64-*"},
+		EcrKeepImages:              50,
 		MaxAzs:                     2,
 		NatGateways:                1,
 	}
@@ -168,7 +169,7 @@ func (c *Config) setters() map[string]func(any) error {
 		"buildTimeoutSeconds":        intInto(&c.BuildTimeoutSeconds),
 		"logRetentionDays":           intInto(&c.LogRetentionDays),
 		"webhookReservedConcurrency": intInto(&c.WebhookReservedConcurrency),
-		"ecrTagPrefixes":             listInto(&c.EcrTagPrefixes),
+		"ecrTagPatterns":             listInto(&c.EcrTagPatterns),
 		"ecrKeepImages":              intInto(&c.EcrKeepImages),
 		"vpcId":                      stringInto(&c.VpcID),
 		"subnetIds":                  listInto(&c.SubnetIDs),
@@ -183,16 +184,16 @@ func (c *Config) setters() map[string]func(any) error {
 }
 
 var (
-	labelPattern     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	ownerPattern     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*$`)
-	repoNamePattern  = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
-	imagePattern     = regexp.MustCompile(`^[a-z0-9*][a-z0-9._/:@*-]*$`)
-	vpcIDPattern     = regexp.MustCompile(`^vpc-[0-9a-f]{8,17}$`)
-	subnetIDPattern  = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
-	topicArnPattern  = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$`)
-	emailPattern     = regexp.MustCompile(`^[^@\s,]+@[^@\s,]+\.[^@\s,]+$`)
-	cidrPattern      = regexp.MustCompile(`^([0-9]{1,3}\.){3}[0-9]{1,3}/(1[6-9]|2[0-8])$`)
-	tagPrefixPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+	labelPattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	ownerPattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*$`)
+	repoNamePattern   = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+	imagePattern      = regexp.MustCompile(`^[a-z0-9*][a-z0-9._/:@*-]*$`)
+	vpcIDPattern      = regexp.MustCompile(`^vpc-[0-9a-f]{8,17}$`)
+	subnetIDPattern   = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
+	topicArnPattern   = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$`)
+	emailPattern      = regexp.MustCompile(`^[^@\s,]+@[^@\s,]+\.[^@\s,]+$`)
+	cidrPattern       = regexp.MustCompile(`^([0-9]{1,3}\.){3}[0-9]{1,3}/(1[6-9]|2[0-8])$`)
+	tagPatternPattern = regexp.MustCompile(`^[A-Za-z0-9._*-]{1,128}$`)
 )
 
 // retentionDays maps the retentions CloudWatch Logs accepts (days) to CDK's names.
@@ -285,12 +286,12 @@ func (c Config) Validate() error {
 	if c.WebhookReservedConcurrency < 0 || c.WebhookReservedConcurrency > 1000 {
 		bad("webhookReservedConcurrency", "%d must be between 1 and 1000, or 0 to reserve none", c.WebhookReservedConcurrency)
 	}
-	if len(c.EcrTagPrefixes) == 0 {
-		bad("ecrTagPrefixes", "is empty; list the image tag prefixes to keep (e.g. \"x64-\", \"arm64-\")")
+	if len(c.EcrTagPatterns) == 0 {
+		bad("ecrTagPatterns", "is empty; list tag patterns whose newest images to keep (e.g. \"*-x64-*\", \"*-arm64-*\")")
 	}
-	for _, p := range c.EcrTagPrefixes {
-		if !tagPrefixPattern.MatchString(p) {
-			bad("ecrTagPrefixes", "%q is not an image tag prefix (letters, digits, . _ -)", p)
+	for _, p := range c.EcrTagPatterns {
+		if !tagPatternPattern.MatchString(p) || strings.Count(p, "*") > 4 || strings.Trim(p, "*") == "" {
+			bad("ecrTagPatterns", "%q is not an image tag pattern (letters, digits, . _ - and at most four *, not only *)", p)
 		}
 	}
 	if c.EcrKeepImages < 1 || c.EcrKeepImages > 1000 {

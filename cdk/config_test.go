@@ -60,6 +60,7 @@ func TestConfigValidationFailures(t *testing.T) {
 		{"wrong type", map[string]any{"idleTimeoutSeconds": "ten minutes"}, "idleTimeoutSeconds", "must be a whole number"},
 		{"fractional number", map[string]any{"idleTimeoutSeconds": 600.5}, "idleTimeoutSeconds", "must be a whole number"},
 		{"list item with a comma", map[string]any{"extraLabels": []any{"a,b"}}, "extraLabels", "must not contain a comma"},
+		{"tag pattern of wildcards only", map[string]any{"ecrTagPatterns": "*"}, "ecrTagPatterns", "not only *"},
 		{"extra label that is an image label", map[string]any{"extraLabels": "image:foo"}, "extraLabels", "already understood"},
 	}
 	for _, tc := range cases {

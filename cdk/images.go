@@ -37,13 +37,15 @@ func newImages(scope constructs.Construct, cfg Config, set *settings, buildspecP
 		TagStatus:    awsecr.TagStatus_UNTAGGED,
 		MaxImageAge:  awscdk.Duration_Days(jsii.Number(1)),
 	})
-	for n, prefix := range cfg.EcrTagPrefixes {
+	// A runner image expired here is rebuilt when a job asks for it again (ResolveImage
+	// checks the tag exists), so the count bounds storage, not correctness.
+	for n, pattern := range cfg.EcrTagPatterns {
 		rules = append(rules, &awsecr.LifecycleRule{
-			RulePriority:  jsii.Number(float64(n + 2)),
-			Description:   jsii.String(fmt.Sprintf("Keep the %d most recent %s* images", cfg.EcrKeepImages, prefix)),
-			TagStatus:     awsecr.TagStatus_TAGGED,
-			TagPrefixList: jsii.Strings(prefix),
-			MaxImageCount: jsii.Number(float64(cfg.EcrKeepImages)),
+			RulePriority:   jsii.Number(float64(n + 2)),
+			Description:    jsii.String(fmt.Sprintf("Keep the %d most recent images tagged %s", cfg.EcrKeepImages, pattern)),
+			TagStatus:      awsecr.TagStatus_TAGGED,
+			TagPatternList: jsii.Strings(pattern),
+			MaxImageCount:  jsii.Number(float64(cfg.EcrKeepImages)),
 		})
 	}
 	i.repo = awsecr.NewRepository(scope, jsii.String("Images"), &awsecr.RepositoryProps{

@@ -822,10 +822,10 @@ func TestRunnerInfrastructure(t *testing.T) {
 	var policy struct {
 		Rules []struct {
 			Selection struct {
-				TagStatus     string   `json:"tagStatus"`
-				TagPrefixList []string `json:"tagPrefixList"`
-				CountType     string   `json:"countType"`
-				CountNumber   int      `json:"countNumber"`
+				TagStatus      string   `json:"tagStatus"`
+				TagPatternList []string `json:"tagPatternList"`
+				CountType      string   `json:"countType"`
+				CountNumber    int      `json:"countNumber"`
 			} `json:"selection"`
 		} `json:"rules"`
 	}
@@ -840,11 +840,11 @@ func TestRunnerInfrastructure(t *testing.T) {
 		case sel.TagStatus == "untagged":
 			untagged = true
 		case sel.TagStatus == "tagged" && sel.CountType == "imageCountMoreThan" && sel.CountNumber == s.cfg.EcrKeepImages:
-			kept = append(kept, sel.TagPrefixList...)
+			kept = append(kept, sel.TagPatternList...)
 		}
 	}
-	if !untagged || !slices.Equal(kept, s.cfg.EcrTagPrefixes) {
-		t.Errorf("lifecycle rules %s; want untagged expiry and %d kept per prefix %v", text, s.cfg.EcrKeepImages, s.cfg.EcrTagPrefixes)
+	if !untagged || !slices.Equal(kept, s.cfg.EcrTagPatterns) {
+		t.Errorf("lifecycle rules %s; want untagged expiry and %d kept per pattern %v", text, s.cfg.EcrKeepImages, s.cfg.EcrTagPatterns)
 	}
 	// Docker builds need privileged mode; the project may push to this repository only.
 	s.template.HasResourceProperties(jsii.String("AWS::CodeBuild::Project"), &map[string]any{
