@@ -185,9 +185,7 @@ func (sm *SecretsManager) getSecretValue(_ context.Context, in *getSecretValueIn
 			}
 		}
 		if v == nil {
-			if len(sec.versions) == 0 && in.VersionStage == "" {
-				return nil, errSecretNotFound
-			}
+			// Also the answer for a secret created without a value.
 			return nil, errorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: %s", stage)
 		}
 	}

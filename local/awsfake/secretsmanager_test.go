@@ -99,3 +99,14 @@ func TestSecretsManagerWireErrorUsesCapitalMessage(t *testing.T) {
 		t.Errorf("body = %v, want the recorded __type and Message", body)
 	}
 }
+
+func TestSecretsManagerSecretWithoutValue(t *testing.T) {
+	_, cfg, _ := newTestFake(t, Options{})
+	client := secretsmanager.NewFromConfig(cfg)
+	ctx := context.Background()
+	if _, err := client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("empty")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("empty")})
+	wantAPIError[*types.ResourceNotFoundException](t, err, "ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT")
+}
