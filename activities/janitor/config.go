@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/runnerfleet/fleet/internal/ghrunner"
-	"github.com/runnerfleet/fleet/internal/history"
 )
 
 // Config is the janitor's configuration, read once from the environment in main.
@@ -53,7 +52,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if !strings.HasPrefix(c.Cluster, "arn:") {
 		errs = append(errs, &ConfigError{"CLUSTER_ARN", "must be the ECS cluster ARN runner tasks run in"})
 	}
-	if _, err := history.ExecutionARN(c.StateMachineARN, ""); err != nil {
+	if _, err := executionARNPrefix(c.StateMachineARN); err != nil {
 		errs = append(errs, &ConfigError{"STATE_MACHINE_ARN", err.Error()})
 	}
 	for _, s := range splitList(getenv("RUNNER_SCOPES")) {
@@ -88,6 +87,21 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+// executionARNPrefix turns a state machine ARN
+// (arn:aws:states:<region>:<account>:stateMachine:<name>) into the prefix of its
+// executions' ARNs (arn:aws:states:<region>:<account>:execution:<name>:). It is
+// history.ExecutionARN(arn, ""), kept here because the janitor must not import
+// internal/history: importing it means "reads execution histories" to the role check
+// in cdk/stack_test.go, and the janitor only describes executions.
+func executionARNPrefix(stateMachineARN string) (string, error) {
+	parts := strings.Split(stateMachineARN, ":")
+	if len(parts) != 7 || parts[0] != "arn" || parts[2] != "states" || parts[5] != "stateMachine" || parts[6] == "" {
+		return "", fmt.Errorf("%q must be a state machine ARN, arn:<partition>:states:<region>:<account>:stateMachine:<name>", stateMachineARN)
+	}
+	parts[5] = "execution"
+	return strings.Join(parts, ":") + ":", nil
 }
 
 func splitList(v string) []string {

@@ -18,7 +18,6 @@ import (
 
 	"github.com/runnerfleet/fleet/internal/fleet"
 	"github.com/runnerfleet/fleet/internal/ghrunner"
-	"github.com/runnerfleet/fleet/internal/history"
 )
 
 // taskAPI is the part of the ECS client the janitor uses.
@@ -77,7 +76,7 @@ type Handler struct {
 // fleet's secret); it is called only when cfg.Scopes is not empty. Metrics (EMF JSON
 // lines) go to metrics, stdout in Lambda.
 func NewHandler(cfg Config, tasks taskAPI, executions executionDescriber, github func(context.Context) (runnerAPI, error), log *slog.Logger, metrics io.Writer) (*Handler, error) {
-	prefix, err := history.ExecutionARN(cfg.StateMachineARN, "")
+	prefix, err := executionARNPrefix(cfg.StateMachineARN)
 	if err != nil {
 		return nil, &ConfigError{"STATE_MACHINE_ARN", err.Error()}
 	}

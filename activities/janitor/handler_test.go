@@ -431,6 +431,9 @@ func TestLoadConfig(t *testing.T) {
 	if len(cfg.Scopes) != 2 || cfg.Scopes[0].String() != "repo:octo/app" || cfg.Scopes[1].String() != "org:acme" || cfg.OrphanGrace != 10*time.Minute {
 		t.Errorf("config = %+v", cfg)
 	}
+	if p, _ := executionARNPrefix(good["STATE_MACHINE_ARN"]); p != "arn:aws:states:us-east-1:123456789012:execution:RunnerFleet:" {
+		t.Errorf("execution ARN prefix = %q", p)
+	}
 	tests := []struct {
 		name, key, value, wantVar string
 	}{
