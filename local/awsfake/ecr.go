@@ -76,9 +76,14 @@ func (r *ECR) PushImage(repo, tag string, size int64) string {
 	return digest
 }
 
+// RepositoryURI is repo's URI in the fake's registry, as ECR's repositoryUri reads.
+func (r *ECR) RepositoryURI(repo string) string {
+	return fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s", r.s.account, r.s.region, repo)
+}
+
 // ImageURI is the pull reference of repo:tag in the fake's registry.
 func (r *ECR) ImageURI(repo, tag string) string {
-	return fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s:%s", r.s.account, r.s.region, repo, tag)
+	return r.RepositoryURI(repo) + ":" + tag
 }
 
 type ecrImageID struct {

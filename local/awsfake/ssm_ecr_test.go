@@ -78,6 +78,9 @@ func TestECRImages(t *testing.T) {
 	if got := srv.ECR.ImageURI("runner-fleet/images", "ubuntu-24.04"); got != "123456789012.dkr.ecr.us-east-1.amazonaws.com/runner-fleet/images:ubuntu-24.04" {
 		t.Errorf("ImageURI = %q", got)
 	}
+	if got := srv.ECR.RepositoryURI("runner-fleet/images"); got != "123456789012.dkr.ecr.us-east-1.amazonaws.com/runner-fleet/images" {
+		t.Errorf("RepositoryURI = %q", got)
+	}
 
 	out, err := client.DescribeImages(ctx, &ecr.DescribeImagesInput{RepositoryName: aws.String("runner-fleet/images"), ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String("ubuntu-24.04")}}})
 	if err != nil {
