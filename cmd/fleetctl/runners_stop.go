@@ -99,15 +99,15 @@ func (c *RunnersStopCommand) stop(ctx context.Context, f *Fleet, opts RunnersSto
 			info, ok := tasks[t]
 			switch {
 			case !ok:
-				fmt.Fprintf(tw, "task %s\talready gone\n", t)
+				fmt.Fprintf(tw, "task\t%s: already gone\n", t)
 			case aws.ToString(info.LastStatus) == "STOPPED" || aws.ToString(info.DesiredStatus) == "STOPPED":
-				fmt.Fprintf(tw, "task %s\talready stopped (%s)\n", t, aws.ToString(info.StoppedReason))
+				fmt.Fprintf(tw, "task\t%s: already stopped (%s)\n", t, aws.ToString(info.StoppedReason))
 			default:
 				_, err := f.ECS.StopTask(ctx, &ecs.StopTaskInput{Cluster: info.ClusterArn, Task: aws.String(t), Reason: aws.String(StopReason)})
 				if err != nil {
 					return fmt.Errorf("stop task %s (ECS StopTask): %w; stop it in the ECS console", t, err)
 				}
-				fmt.Fprintf(tw, "task %s\tstopping\n", t)
+				fmt.Fprintf(tw, "task\t%s: stopping\n", t)
 			}
 		}
 	}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// seedMix creates one runner in each state, oldest first.
+func seedMix(e *env) map[string]seeded {
+	out := map[string]seeded{}
+	for i, s := range []struct {
+		key string
+		s   seed
+	}{
+		{"done", seed{job: 101, phase: phaseDone}},
+		{"reaped", seed{job: 102, phase: phaseReaped, class: "small"}},
+		{"failed", seed{job: 103, phase: phaseFailed, owner: "octo", repo: "api"}},
+		{"running", seed{job: 104, phase: phaseRunning, class: "large"}},
+		{"waiting", seed{job: 105, phase: phaseWaiting, image: "debian:12"}},
+		{"building", seed{job: 106, phase: phaseBuilding, image: "node:22"}},
+		{"starting", seed{job: 107, phase: phaseResolving}},
+	} {
+		_ = i
+		out[s.key] = e.seedRunner(s.s)
+	}
+	return out
+}
+
+func TestRunnersList(t *testing.T) {
+	e := newEnv(t)
+	seedMix(e)
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"runners_list", []string{"runners", "list"}},
+		{"runners_list_live", []string{"runners", "list", "--state", "running,waiting_for_job"}},
+		{"runners_list_repo", []string{"runners", "list", "--repo", "octo/api"}},
+		{"runners_list_since", []string{"runners", "list", "--since", "1m"}},
+		{"runners_list_limit", []string{"runners", "list", "--limit", "2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.run("", tt.args...)
+			if r.code != 0 {
+				t.Fatalf("fleetctl %s: exit %d, stderr %q", strings.Join(tt.args, " "), r.code, r.stderr)
+			}
+			golden(t, tt.name, r.stdout)
+		})
+	}
+}
+
+func TestRunnersListJSON(t *testing.T) {
+	e := newEnv(t)
+	mix := seedMix(e)
+	r := e.run("", "runners", "list", "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var got []Runner
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("--json output is not a JSON array of runners: %v\n%s", err, r.stdout)
+	}
+	want := map[string]string{
+		mix["done"].name: StateDone, mix["reaped"].name: StateReaped, mix["failed"].name: StateFailed,
+		mix["running"].name: StateRunning, mix["waiting"].name: StateWaitingForJob,
+		mix["building"].name: StateBuildingImage, mix["starting"].name: StateStarting,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d runners, want %d", len(got), len(want))
+	}
+	for _, r := range got {
+		if want[r.Name] != r.State {
+			t.Errorf("runner %s: state %s, want %s", r.Name, r.State, want[r.Name])
+		}
+	}
+	if got[0].Name != mix["starting"].name {
+		t.Errorf("first runner %s, want the newest (%s)", got[0].Name, mix["starting"].name)
+	}
+	if got[3].TaskARN != mix["running"].task || got[3].Repository != "octo/hello" || got[3].JobID != 104 || got[3].Class != "large" {
+		t.Errorf("running runner = %+v", got[3])
+	}
+}
+
+func TestRunnersShow(t *testing.T) {
+	e := newEnv(t)
+	mix := seedMix(e)
+	for _, key := range []string{"failed", "running", "reaped"} {
+		t.Run(key, func(t *testing.T) {
+			r := e.run("", "runners", "show", mix[key].name)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			golden(t, "runners_show_"+key, r.stdout)
+		})
+	}
+	t.Run("json", func(t *testing.T) {
+		r := e.run("", "runners", "show", mix["failed"].name, "--json")
+		var d RunnerDetail
+		if err := json.Unmarshal([]byte(r.stdout), &d); err != nil || r.code != 0 {
+			t.Fatalf("exit %d, %v: %s%s", r.code, err, r.stdout, r.stderr)
+		}
+		if d.State != StateFailed || d.Error != "RunnerFailed" || d.ExitCode == nil || *d.ExitCode != 2 || d.TaskARN != mix["failed"].task {
+			t.Errorf("show --json = %+v", d)
+		}
+		if !strings.Contains(d.LogURL, "log-group/$252Frunner-fleet$252Frunners/log-events/runner$252Frunner$252F") {
+			t.Errorf("log link %q does not name the runner's stream", d.LogURL)
+		}
+	})
+	t.Run("unknown", func(t *testing.T) {
+		r := e.run("", "runners", "show", "octo-nope-1-1")
+		if r.code != 1 || !strings.Contains(r.stderr, "no runner octo-nope-1-1") || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("exit %d, stderr %q; want 1 and one line naming the runner", r.code, r.stderr)
+		}
+	})
+	t.Run("no name", func(t *testing.T) {
+		if r := e.run("", "runners", "show"); r.code != 2 {
+			t.Errorf("exit %d, want 2 (usage)", r.code)
+		}
+	})
+}
+
+func TestRunnersStopIsRepeatable(t *testing.T) {
+	e := newEnv(t)
+	s := e.seedRunner(seed{job: 500, phase: phaseRunning, registered: true})
+	if n := len(e.gh.Runners("repo:octo/hello")); n != 1 {
+		t.Fatalf("setup: %d registrations, want 1", n)
+	}
+
+	first := e.run("", "runners", "stop", s.name)
+	if first.code != 0 {
+		t.Fatalf("first stop: exit %d: %s", first.code, first.stderr)
+	}
+	golden(t, "runners_stop_first", first.stdout)
+	if st, _ := e.aws.SFN.Status(s.arn); st != "ABORTED" {
+		t.Errorf("execution status %s, want ABORTED", st)
+	}
+	if task, _ := e.aws.ECS.Task(s.task); task.DesiredStatus != "STOPPED" || task.StoppedReason != StopReason {
+		t.Errorf("task desired %s reason %q, want STOPPED by the operator", task.DesiredStatus, task.StoppedReason)
+	}
+	if n := len(e.gh.Runners("repo:octo/hello")); n != 0 {
+		t.Errorf("%d registrations left, want 0", n)
+	}
+	show := e.run("", "runners", "show", s.name, "--json")
+	var d RunnerDetail
+	if err := json.Unmarshal([]byte(show.stdout), &d); err != nil || d.Error != StopError || d.State != StateFailed {
+		t.Errorf("after stop, show = %+v (%v); want error %s, state FAILED", d, err, StopError)
+	}
+
+	second := e.run("", "runners", "stop", s.name)
+	if second.code != 0 {
+		t.Fatalf("second stop: exit %d: %s", second.code, second.stderr)
+	}
+	golden(t, "runners_stop_again", second.stdout)
+}
+
+func TestRunnersListPaginates(t *testing.T) {
+	e := newEnv(t)
+	const n = 230 // three ListExecutions pages of 100
+	for i := range n {
+		e.seedRunner(seed{job: int64(1000 + i), phase: phaseDone})
+	}
+	e.aws.ResetCalls()
+	r := e.run("", "runners", "list", "--json", "--limit", "1000")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var got []Runner
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Fatalf("listed %d runners, want %d", len(got), n)
+	}
+	seen := map[string]bool{}
+	for i, r := range got {
+		if seen[r.Name] {
+			t.Fatalf("runner %s listed twice", r.Name)
+		}
+		seen[r.Name] = true
+		if want := int64(1000 + n - 1 - i); r.JobID != want {
+			t.Fatalf("row %d is job %d, want %d (newest first)", i, r.JobID, want)
+		}
+	}
+	if calls := e.aws.Calls("sfn", "ListExecutions"); calls != 3 {
+		t.Errorf("%d ListExecutions calls, want 3 pages", calls)
+	}
+	if calls := e.aws.Calls("sfn", "GetExecutionHistory"); calls != 0 {
+		t.Errorf("%d history reads for closed executions, want none", calls)
+	}
+
+	// --limit bounds the work too.
+	e.aws.ResetCalls()
+	if r := e.run("", "runners", "list", "--limit", "5"); r.code != 0 || strings.Count(r.stdout, "\n") != 6 {
+		t.Errorf("--limit 5: exit %d, %d lines", r.code, strings.Count(r.stdout, "\n"))
+	}
+	if calls := e.aws.Calls("sfn", "DescribeExecution"); calls > 100 {
+		t.Errorf("--limit 5 described %d executions, want at most one page", calls)
+	}
+}
