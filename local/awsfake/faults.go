@@ -32,7 +32,7 @@ type faultState struct {
 }
 
 // SetFault injects f into service's operation; operation "*" applies it to every
-// operation of the service that has no fault of its own. service is the SDK package
+// operation of the service (on top of an operation's own fault, which is checked first). service is the SDK package
 // name ("sfn", "secretsmanager", "kms", "ecs", "ssm", "ecr", "codebuild",
 // "cloudformation"); operation is the API name ("RunTask"). It replaces an earlier fault.
 func (s *Server) SetFault(service, operation string, f Fault) error {
@@ -91,34 +91,43 @@ func (s *Server) ResetCalls() {
 }
 
 // admit counts the call and answers an injected fault, if any, and how long to hold
-// the answer.
+// the answer. The operation's own fault is checked first, then the service-wide one:
+// both apply, as a per-action bucket and an account-wide limit both do in AWS.
 func (s *Server) admit(svc *service, op string) (time.Duration, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls[svc.id+"."+op]++
-	st := s.faults[svc.id+"."+op]
-	if st == nil {
-		st = s.faults[svc.id+".*"]
+	var delay time.Duration
+	for _, key := range []string{svc.id + "." + op, svc.id + ".*"} {
+		st := s.faults[key]
+		if st == nil {
+			continue
+		}
+		delay = max(delay, st.f.Delay)
+		if err := s.trip(svc, st); err != nil {
+			return delay, err
+		}
 	}
-	if st == nil {
-		return 0, nil
-	}
-	delay := st.f.Delay
+	return delay, nil
+}
+
+// trip applies one fault: forced error, then bucket, then ratio.
+func (s *Server) trip(svc *service, st *faultState) error {
 	if st.f.Err != nil && (st.f.Count == 0 || st.remaining > 0) {
 		if st.f.Count > 0 {
 			st.remaining--
 		}
 		cp := *st.f.Err
 		cp.bare = cp.Namespace == ""
-		return delay, &cp
+		return &cp
 	}
 	if st.f.Bucket != nil && !st.f.Bucket.Take(1) {
-		return delay, throttleError(svc)
+		return throttleError(svc)
 	}
 	if st.f.ThrottleRatio > 0 && s.rng.Float64() < st.f.ThrottleRatio {
-		return delay, throttleError(svc)
+		return throttleError(svc)
 	}
-	return delay, nil
+	return nil
 }
 
 // throttleError is the service's answer to a call over its rate.

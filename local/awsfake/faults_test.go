@@ -115,11 +115,17 @@ func TestForcedErrors(t *testing.T) {
 		t.Errorf("the fake saw %d calls, want 3", got)
 	}
 
-	// An operation's own fault wins over the service-wide one.
-	srv.SetFault("sfn", "*", Fault{Err: unavailable})
-	srv.SetFault("sfn", "ListExecutions", Fault{Err: &APIError{Code: "InvalidToken", Message: "forced"}})
+	// An operation's own fault is checked first; the service-wide one applies as well.
+	srv.SetFault("sfn", "*", Fault{Err: unavailable, Count: 1})
+	srv.SetFault("sfn", "ListExecutions", Fault{Err: &APIError{Code: "InvalidToken", Message: "forced"}, Count: 1})
 	_, err := client.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(smARN)})
 	wantAPIError[*sfntypes.InvalidToken](t, err, "InvalidToken", "forced")
+	_, err = client.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(smARN)})
+	wantAPIError[smithy.APIError](t, err, "ServiceUnavailable", "try again")
+	if _, err := client.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(smARN)}); err != nil {
+		t.Errorf("after both counted faults ran out: %v", err)
+	}
+	srv.SetFault("sfn", "*", Fault{Err: unavailable})
 	srv.ClearFault("sfn", "*")
 	srv.ClearFault("sfn", "ListExecutions")
 	if _, err := client.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(smARN)}); err != nil {
