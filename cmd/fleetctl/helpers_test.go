@@ -102,7 +102,7 @@ func newEnv(t *testing.T) *env {
 	e.aws.CloudFormation.SetStack(DefaultStack, map[string]string{
 		OutputWebhookURL: testWebhookURL, OutputSecretARN: e.secretARN, OutputStateMachineARN: e.smARN,
 		"StateMachineConsoleUrl": "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/statemachines/view/" + e.smARN,
-		OutputClusterName: testCluster, OutputEcrRepositoryURI: e.aws.ECR.ImageURI(testRepo, "")[:len(e.aws.ECR.ImageURI(testRepo, ""))-1],
+		OutputClusterName:        testCluster, OutputEcrRepositoryURI: e.aws.ECR.ImageURI(testRepo, "")[:len(e.aws.ECR.ImageURI(testRepo, ""))-1],
 		OutputClassTableParameter: testClassParam,
 	})
 	td, err := e.ecs.RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{
@@ -251,8 +251,8 @@ func (e *env) seedRunner(s seed) seeded {
 
 	exists := s.phase != phaseBuilding
 	state.Plan = &fleet.Plan{
-		Image: fleet.ImagePlan{Ref: s.image, Tag: "ubuntu-24.04-x64-0123456789abcdef0123", Exists: exists, Arch: "x64", TaskDefinitionArn: e.taskDef},
-		Class: fleet.DefaultClassTable()[s.class],
+		Image:    fleet.ImagePlan{Ref: s.image, Tag: "ubuntu-24.04-x64-0123456789abcdef0123", Exists: exists, Arch: "x64", TaskDefinitionArn: e.taskDef},
+		Class:    fleet.DefaultClassTable()[s.class],
 		Timeouts: fleet.Timeouts{BuildSeconds: 3600, IdleSeconds: 300, RunnerTTLSeconds: 21600},
 	}
 	planJSON, _ := json.Marshal(state.Plan)
