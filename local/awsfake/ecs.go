@@ -283,7 +283,8 @@ func (e *ECS) SetTaskRunning(arn string) error {
 // failed to start (TaskFailedToStart: the containers never ran, exitCode is ignored),
 // was interrupted (SpotInterruption), or after StopTask (UserInitiated). Empty stopCode
 // keeps the code StopTask set, else EssentialContainerExited; empty reason picks the
-// code's usual text.
+// code's usual text. A task that never reached RUNNING gets no exit code and cannot
+// stop with EssentialContainerExited.
 func (e *ECS) StopTaskWithExit(arn string, exitCode int, stopCode, reason string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -313,6 +314,12 @@ func (e *ECS) StopTaskWithExit(arn string, exitCode int, stopCode, reason string
 		}
 	}
 	code := &exitCode
+	if t.startedAt.IsZero() {
+		if stopCode == StopCodeEssentialContainerExited {
+			return fmt.Errorf("stop task %s: its containers never ran, so none exited; call SetTaskRunning first or stop it with TaskFailedToStart", arn)
+		}
+		code = nil // no container ran, so none has an exit code
+	}
 	if stopCode == StopCodeTaskFailedToStart {
 		// The ENI was attached before the image pull failed; no container ran.
 		code = nil

@@ -324,6 +324,25 @@ func TestECSTaskLifecycle(t *testing.T) {
 	}
 }
 
+func TestECSStopTaskWithExitNeedsARunningTask(t *testing.T) {
+	f := newECSFake(t)
+	out, err := f.run(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(out.Tasks[0].TaskArn)
+	if err := f.srv.ECS.StopTaskWithExit(arn, 0, "", ""); err == nil {
+		t.Fatal("a task that never ran stopped with EssentialContainerExited")
+	}
+	if err := f.srv.ECS.StopTaskWithExit(arn, 1, StopCodeSpotInterruption, ""); err != nil {
+		t.Fatal(err)
+	}
+	got := f.describe(t, arn)
+	if got.Containers[0].ExitCode != nil || got.StopCode != types.TaskStopCodeSpotInterruption || aws.ToString(got.StoppedReason) != "Your Spot Task was interrupted." {
+		t.Errorf("interrupted while provisioning = exit %v, %s %q", got.Containers[0].ExitCode, got.StopCode, aws.ToString(got.StoppedReason))
+	}
+}
+
 func TestECSDescribeTasksTagsAndMissing(t *testing.T) {
 	f := newECSFake(t)
 	out, err := f.run(t, nil)
@@ -408,6 +427,9 @@ func TestECSListTasks(t *testing.T) {
 			t.Fatal(err)
 		}
 		arns = append(arns, aws.ToString(out.Tasks[0].TaskArn))
+	}
+	if err := f.srv.ECS.SetTaskRunning(arns[0]); err != nil {
+		t.Fatal(err)
 	}
 	if err := f.srv.ECS.StopTaskWithExit(arns[0], 0, "", ""); err != nil {
 		t.Fatal(err)
