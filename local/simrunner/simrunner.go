@@ -318,7 +318,7 @@ func (f *Fleet) runRunner(ctx context.Context, log *slog.Logger, t *awsfake.Task
 	}
 	ss, err := f.gh.Connect(string(jit))
 	jit.Zero()
-	if errors.Is(err, githubfake.ErrUnknownRunner) {
+	if errors.Is(err, githubfake.ErrUnknownRunner) || errors.Is(err, githubfake.ErrRunnerRemoved) {
 		// Deleted before the runner came up (a reap): it exits without a job.
 		log.Info("runner registration deleted before the runner connected")
 		f.update(t.ARN, func(_ *Run, s *Stats) { s.RegistrationDeleted++ })

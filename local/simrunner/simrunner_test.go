@@ -322,6 +322,37 @@ func TestStopWhileIdleOrBooting(t *testing.T) {
 			t.Errorf("stats = %+v", st)
 		}
 	})
+	t.Run("registration deleted before the runner connected", func(t *testing.T) {
+		w := newWorld(t, Options{BootDelay: time.Millisecond})
+		rn, _, sealed := w.register(t, "gone", "exec-gone")
+		if err := w.gh.RemoveRunner(rn.ID); err != nil {
+			t.Fatal(err)
+		}
+		task := w.stopped(t, w.runTask(t, map[string]string{launch.EnvExecution: "exec-gone", launch.EnvSealedJIT: sealed}))
+		if c := task.Containers[0].ExitCode; c == nil || *c != 0 {
+			t.Errorf("exit %v, want 0", deref(c))
+		}
+		if err := w.fleet.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if r := w.fleet.Runs()[0]; r.Outcome != "deleted" || r.RunnerName != "" {
+			t.Errorf("run = %+v", r)
+		}
+	})
+	t.Run("KMS refuses: disabled key", func(t *testing.T) {
+		w := newWorld(t, Options{BootDelay: time.Millisecond})
+		_, _, sealed := w.register(t, "nokms", "exec-nokms")
+		if err := w.aws.KMS.SetKeyEnabled("alias/runner-fleet", false); err != nil {
+			t.Fatal(err)
+		}
+		task := w.stopped(t, w.runTask(t, map[string]string{launch.EnvExecution: "exec-nokms", launch.EnvSealedJIT: sealed}))
+		if c := task.Containers[0].ExitCode; c == nil || *c != launch.ExitKMSUnavailable {
+			t.Errorf("exit %v, want %d", deref(c), launch.ExitKMSUnavailable)
+		}
+		if st := w.fleet.Stats(); st.KMSFailures != 1 || st.SealFailures != 0 {
+			t.Errorf("stats = %+v", st)
+		}
+	})
 	t.Run("StopTask while booting", func(t *testing.T) {
 		w := newWorld(t, Options{BootDelay: 50 * time.Millisecond})
 		rn, _, sealed := w.register(t, "slow", "exec-slow")
