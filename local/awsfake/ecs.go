@@ -37,6 +37,10 @@ type ECS struct {
 	// empty stop code keeps UserInitiated). When nil, StopTask stops such tasks at once
 	// with exit code 143 (SIGTERM). Tasks that never ran stop at once either way.
 	OnTaskStopping func(t *Task)
+	// StopTimeout, when set with OnTaskStopping, is Fargate's stopTimeout: a task the
+	// owner has not ended this long after StopTask is killed (exit code 137, SIGKILL).
+	// Fargate's default is 30 s; zero leaves the task to its owner.
+	StopTimeout time.Duration
 	// LaunchBucket, when set, is Fargate's task-launch rate (quotas.json: 100, refilled
 	// 20 per second): each launched task takes a token and RunTask answers
 	// ThrottlingException when the bucket cannot cover its count.
@@ -1052,11 +1056,25 @@ func (e *ECS) stopTask(_ context.Context, in *stopTaskInput) (any, error) {
 		}
 	}
 	out := map[string]any{"task": t.wire(true)}
+	timeout := e.StopTimeout
 	e.mu.Unlock()
 	if notify != nil {
+		if timeout > 0 {
+			time.AfterFunc(timeout, func() { e.kill(notify.ARN) })
+		}
 		hook(notify)
 	}
 	return out, nil
+}
+
+// kill ends a task its owner left stopping past StopTimeout, as Fargate's SIGKILL does.
+func (e *ECS) kill(arn string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if t := e.tasks[arn]; t != nil && t.lastStatus != TaskStopped {
+		sigkill := 137
+		t.stop(e.s.now(), t.stopCode, t.stoppedReason, &sigkill)
+	}
 }
 
 type listTasksInput struct {

@@ -407,6 +407,31 @@ func TestECSStopTask(t *testing.T) {
 			t.Errorf("after the owner ended it: %s %q %v", got.StopCode, aws.ToString(got.StoppedReason), got.Containers[0].ExitCode)
 		}
 	})
+	t.Run("an owner that never ends the task is overtaken by the stop timeout", func(t *testing.T) {
+		f := newECSFake(t)
+		f.srv.ECS.OnTaskStopping = func(*Task) {}
+		f.srv.ECS.StopTimeout = 20 * time.Millisecond
+		out, _ := f.run(t, nil)
+		arn := aws.ToString(out.Tasks[0].TaskArn)
+		f.srv.ECS.SetTaskRunning(arn)
+		if _, err := f.client.StopTask(context.Background(), &ecs.StopTaskInput{Cluster: aws.String("runner-fleet"), Task: aws.String(arn)}); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			got := f.describe(t, arn)
+			if aws.ToString(got.LastStatus) == "STOPPED" {
+				if aws.ToInt32(got.Containers[0].ExitCode) != 137 || got.StopCode != types.TaskStopCodeUserInitiated {
+					t.Errorf("killed task: exit %v stop code %s", got.Containers[0].ExitCode, got.StopCode)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the task was never killed after StopTimeout")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
 	t.Run("unknown task", func(t *testing.T) {
 		f := newECSFake(t)
 		_, err := f.client.StopTask(context.Background(), &ecs.StopTaskInput{Cluster: aws.String("runner-fleet"), Task: aws.String("nope")})
