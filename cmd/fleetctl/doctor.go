@@ -103,38 +103,56 @@ func (c *DoctorCommand) checks(ctx context.Context, f *Fleet, opts DoctorOptions
 	add := func(name string, err error, note string) { out = append(out, check{name: name, err: err, note: note}) }
 	skip := func(name, why string) { out = append(out, check{name: name, skip: true, note: why}) }
 
-	// Stack outputs.
-	if outs, err := f.Outputs(ctx); err != nil {
-		allGiven := true
-		for _, r := range resources {
-			if _, err := f.Resource(ctx, r.output); err != nil {
-				allGiven = false
+	// Stack outputs. When they cannot be read, the checks that need a resource no flag
+	// or variable names are skipped rather than failing with the same error again.
+	missing := map[string]bool{}
+	for _, r := range resources {
+		if _, err := f.Resource(ctx, r.output); err != nil {
+			missing[r.output] = true
+		}
+	}
+	needs := func(name string, outputs ...string) bool {
+		for _, o := range outputs {
+			if missing[o] {
+				for _, r := range resources {
+					if r.output == o {
+						skip(name, fmt.Sprintf("needs %s: the stack's output, --%s or %s", o, r.flag, r.env))
+					}
+				}
+				return true
 			}
 		}
-		if allGiven {
+		return false
+	}
+	if outs, err := f.Outputs(ctx); err != nil {
+		if len(missing) == 0 {
 			skip("stack "+f.StackName(), "not readable, but flags and FLEET_* variables name every resource")
 		} else {
 			add("stack "+f.StackName(), err, "")
 		}
 	} else {
-		var missing []string
+		var absent []string
 		for _, r := range resources {
 			if outs[r.output] == "" {
-				missing = append(missing, r.output)
+				absent = append(absent, r.output)
 			}
 		}
-		if len(missing) > 0 {
-			add("stack "+f.StackName(), fmt.Errorf("outputs %s are missing; redeploy the stack (cdk deploy)", strings.Join(missing, ", ")), "")
+		if len(absent) > 0 {
+			add("stack "+f.StackName(), fmt.Errorf("outputs %s are missing; redeploy the stack (cdk deploy)", strings.Join(absent, ", ")), "")
 		} else {
 			add("stack "+f.StackName(), nil, fmt.Sprintf("%d outputs", len(outs)))
 		}
 	}
 
 	// The secret.
-	sec, secretARN, secErr := c.m.secret(ctx, f)
+	var sec credentials.Secret
+	var secretARN string
+	secErr := errors.New("no secret")
+	if !needs("secret", OutputSecretARN) {
+		sec, secretARN, secErr = c.m.secret(ctx, f)
+	}
 	switch {
 	case secretARN == "":
-		add("secret", secErr, "")
 	case secErr != nil:
 		add("secret", fmt.Errorf("%w; run fleetctl setup github", secErr), "")
 	default:
@@ -171,23 +189,30 @@ func (c *DoctorCommand) checks(ctx context.Context, f *Fleet, opts DoctorOptions
 	}
 
 	// The state machine.
-	if sm, err := f.Resource(ctx, OutputStateMachineARN); err != nil {
-		add("state machine", err, "")
-	} else if d, err := f.SFN.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(sm)}); err != nil {
-		add("state machine", fmt.Errorf("%s (Step Functions DescribeStateMachine): %w; check the ARN and your states:DescribeStateMachine permission", sm, err), "")
-	} else if d.Status != sfntypes.StateMachineStatusActive {
-		add("state machine", fmt.Errorf("%s is %s; redeploy the stack", sm, d.Status), "")
-	} else {
-		add("state machine", nil, aws.ToString(d.Name)+" is ACTIVE")
+	if !needs("state machine", OutputStateMachineARN) {
+		sm, _ := f.Resource(ctx, OutputStateMachineARN)
+		d, err := f.SFN.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(sm)})
+		switch {
+		case err != nil:
+			add("state machine", fmt.Errorf("%s (Step Functions DescribeStateMachine): %w; check the ARN and your states:DescribeStateMachine permission", sm, brief(err)), "")
+		case d.Status != sfntypes.StateMachineStatusActive:
+			add("state machine", fmt.Errorf("%s is %s; redeploy the stack", sm, d.Status), "")
+		default:
+			add("state machine", nil, aws.ToString(d.Name)+" is ACTIVE")
+		}
 	}
 
 	// The class table.
-	if table, param, err := readClassTable(ctx, f); err != nil {
-		add("class table", err, "")
-	} else if table == nil {
-		add("class table", fmt.Errorf("parameter %s does not exist; create a class with fleetctl classes set or redeploy the stack", param), "")
-	} else {
-		add("class table", nil, fmt.Sprintf("%s: %d classes (%s)", param, len(table), strings.Join(table.Names(), ", ")))
+	if !needs("class table", OutputClassTableParameter) {
+		table, param, err := readClassTable(ctx, f)
+		switch {
+		case err != nil:
+			add("class table", err, "")
+		case table == nil:
+			add("class table", fmt.Errorf("parameter %s does not exist; create a class with fleetctl classes set or redeploy the stack", param), "")
+		default:
+			add("class table", nil, fmt.Sprintf("%s: %d classes (%s)", param, len(table), strings.Join(table.Names(), ", ")))
+		}
 	}
 	return out
 }
@@ -265,7 +290,7 @@ func (c *DoctorCommand) checkGitHub(ctx context.Context, f *Fleet, sec credentia
 	case d == nil:
 		add("last delivery", nil, "none yet (GitHub sends one when a job is queued)")
 	case d.GetStatusCode() < 200 || d.GetStatusCode() > 299:
-		add("last delivery", fmt.Errorf("%s at %s answered %d %s; read the webhook function's log (a 401 means the webhook secret differs: run fleetctl setup github)",
+		add("last delivery", fmt.Errorf("%s at %s answered %d (%s); read the webhook function's log (a 401 means the webhook secret differs: run fleetctl setup github)",
 			d.GetEvent(), d.GetDeliveredAt().UTC().Format("2006-01-02T15:04:05Z"), d.GetStatusCode(), d.GetStatus()), "")
 	default:
 		add("last delivery", nil, fmt.Sprintf("%s at %s answered %d", d.GetEvent(), d.GetDeliveredAt().UTC().Format("2006-01-02T15:04:05Z"), d.GetStatusCode()))

@@ -133,7 +133,7 @@ func (f *Fleet) Outputs(ctx context.Context) (map[string]string, error) {
 		f.stack = f.StackName()
 		out, err := f.CloudFormation.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(f.stack)})
 		if err != nil {
-			f.err = fmt.Errorf("read the outputs of stack %s (CloudFormation DescribeStacks): %w; deploy the stack, pass --stack/FLEET_STACK, or name the resources with flags", f.stack, err)
+			f.err = fmt.Errorf("read the outputs of stack %s (CloudFormation DescribeStacks): %w; deploy the stack, pass --stack/FLEET_STACK, or name the resources with flags", f.stack, brief(err))
 			return
 		}
 		if len(out.Stacks) == 0 {
@@ -186,6 +186,25 @@ func (f *Fleet) ImageBuildStateMachineARN(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%q is not a state machine ARN; check --state-machine-arn", arn)
 	}
 	return prefix + ":stateMachine:" + statemachine.ImageBuildName, nil
+}
+
+// briefError shows an AWS API error as "Code: message", without the SDK's operation
+// and request id, for one-line messages; it unwraps to the original.
+type briefError struct {
+	api smithy.APIError
+	err error
+}
+
+func (e *briefError) Error() string { return e.api.ErrorCode() + ": " + e.api.ErrorMessage() }
+func (e *briefError) Unwrap() error { return e.err }
+
+// brief shortens err when it is an AWS API error.
+func brief(err error) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return &briefError{api: ae, err: err}
+	}
+	return err
 }
 
 // apiCode is the AWS error code of err, or "".

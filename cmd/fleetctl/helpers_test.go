@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -137,8 +138,16 @@ type result struct {
 func (e *env) run(stdin string, args ...string) result {
 	e.t.Helper()
 	var out, errb bytes.Buffer
-	m := &Main{
-		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
+	m := NewMainFor(e)
+	m.Stdin, m.Stdout, m.Stderr = strings.NewReader(stdin), &out, &errb
+	code := m.Exit(m.Run(context.Background(), args))
+	return result{stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+// NewMainFor is a Main on e's fakes, clock and variables, with empty streams.
+func NewMainFor(e *env) *Main {
+	return &Main{
+		Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard,
 		Getenv: func(k string) string { return e.vars[k] },
 		LoadAWSConfig: func(ctx context.Context) (aws.Config, error) {
 			return e.aws.AWSConfig(ctx, e.awsURL)
@@ -146,8 +155,16 @@ func (e *env) run(stdin string, args ...string) result {
 		HTTPClient: &http.Client{Timeout: 10 * time.Second},
 		Now:        e.clock.Now,
 	}
-	code := m.Exit(m.Run(context.Background(), args))
-	return result{stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+// mustFleet resolves the fleet as a command without flags would.
+func mustFleet(t *testing.T, e *env) *Fleet {
+	t.Helper()
+	f, err := NewMainFor(e).fleet(context.Background(), &fleetFlags{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 // golden compares got with testdata/name.golden (rewritten with -update).
