@@ -271,6 +271,7 @@ type APIError struct {
 	bare bool // keep the code bare even when the service namespaces its errors
 }
 
+// Error renders the code and message, as the SDK's API errors do.
 func (e *APIError) Error() string {
 	if e.Message == "" {
 		return e.Code

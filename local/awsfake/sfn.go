@@ -89,6 +89,7 @@ type StopCause struct {
 	Cause     string
 }
 
+// Error says how the execution closed.
 func (c *StopCause) Error() string {
 	return fmt.Sprintf("execution %s (error %q)", strings.ToLower(c.Status), c.ErrorName)
 }
