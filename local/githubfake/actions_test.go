@@ -731,3 +731,46 @@ func TestDispatcherConcurrent(t *testing.T) {
 		t.Errorf("%d registrations left after their jobs", len(left))
 	}
 }
+
+// A persistent (non-ephemeral) runner goes idle after each job and takes the next; an
+// assignment it never read does not wedge the dispatcher.
+func TestPersistentRunnerTakesJobsInTurn(t *testing.T) {
+	e, rc := newActionsEnv(t, nil)
+	f := e.fake
+	ss := connect(t, f, "octo-org/app", "persistent", "linux")
+	if err := f.updateRunner(ss.Runner().ID, func(rr *runnerRecord) { rr.Ephemeral = false }); err != nil {
+		t.Fatal(err)
+	}
+	a := queue(t, f, JobSpec{Repo: "octo-org/app", Labels: []string{"linux"}, Name: "A"})
+	b := queue(t, f, JobSpec{Repo: "octo-org/app", Labels: []string{"linux"}, Name: "B"})
+	c := queue(t, f, JobSpec{Repo: "octo-org/app", Labels: []string{"linux"}, Name: "C"})
+	if got := next(t, ss); got.ID != a.ID {
+		t.Fatalf("first job = %d, want A", got.ID)
+	}
+	if err := ss.Finish(a.ID, ConclusionSuccess); err != nil {
+		t.Fatal(err)
+	}
+	// B is assigned at once; finish it without reading it.
+	if jb, _ := f.JobByID(b.ID); jb.Status != JobInProgress || jb.RunnerName != "persistent" {
+		t.Fatalf("B = %s on %q", jb.Status, jb.RunnerName)
+	}
+	if err := ss.Finish(b.ID, ConclusionFailure); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(t, ss); got.ID != c.ID {
+		t.Fatalf("third assignment = %d, want C %d", got.ID, c.ID)
+	}
+	if err := ss.Finish(c.ID, ConclusionSuccess); err != nil {
+		t.Fatal(err)
+	}
+	if rn, ok := f.RunnerByID(ss.Runner().ID); !ok || rn.Busy || rn.Status != StatusOnline {
+		t.Errorf("persistent runner after its jobs = %+v, %v", rn, ok)
+	}
+	rc.wait(t, 9)
+	if err := ss.Finish(c.ID, ConclusionSuccess); err == nil {
+		t.Error("Finish of a job the runner no longer runs succeeded")
+	}
+	if err := ss.Finish(c.ID, "skipped"); err == nil {
+		t.Error("Finish with conclusion skipped succeeded")
+	}
+}

@@ -325,6 +325,12 @@ func (s *Server) assignLocked(a *actions, j *jobRecord, ss *Session) {
 	j.RunnerGroupName = s.groupNameLocked(rr)
 	j.session, ss.job = ss, j
 	a.log.Info("job assigned", "job_id", j.ID, "repo", j.Repo, "runner_id", rr.ID, "runner", rr.Name)
+	select {
+	case <-ss.assigned:
+		// A stale assignment the runner never read (it finished the job by id without
+		// calling Next): the new one replaces it, so this send never blocks under s.mu.
+	default:
+	}
 	ss.assigned <- AssignedJob{
 		ID: j.ID, RunID: j.RunID, Repo: j.Repo, Name: j.Name, WorkflowName: j.WorkflowName,
 		Labels: slices.Clone(j.Labels), Duration: j.Duration, Crash: j.Crash, Cancelled: j.abort,
