@@ -29,7 +29,6 @@ type ClassesListOptions struct {
 // Run parses args and prints the table.
 func (c *ClassesListCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("fleetctl classes list", flag.ContinueOnError)
-	fs.SetOutput(c.m.Stderr)
 	var ff fleetFlags
 	ff.register(fs, OutputClassTableParameter)
 	asJSON := fs.Bool("json", false, "print the table as JSON (the parameter's document)")
@@ -133,7 +132,6 @@ type ClassesSetOptions struct {
 // Run parses args and writes the class.
 func (c *ClassesSetCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("fleetctl classes set", flag.ContinueOnError)
-	fs.SetOutput(c.m.Stderr)
 	var ff fleetFlags
 	ff.register(fs, OutputClassTableParameter)
 	var opts ClassesSetOptions

@@ -41,7 +41,6 @@ type check struct {
 // Run parses args and runs the checks.
 func (c *DoctorCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("fleetctl doctor", flag.ContinueOnError)
-	fs.SetOutput(c.m.Stderr)
 	var ff fleetFlags
 	ff.register(fs)
 	repo := fs.String("repo", "", "check GitHub access and the webhook on repository OWNER/NAME (default: env FLEET_GITHUB_SCOPE, else the scope the newest runner registered in)")

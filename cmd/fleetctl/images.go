@@ -53,7 +53,6 @@ func repositoryName(uri string) (string, error) {
 // Run parses args and prints the images.
 func (c *ImagesListCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("fleetctl images list", flag.ContinueOnError)
-	fs.SetOutput(c.m.Stderr)
 	var ff fleetFlags
 	ff.register(fs, OutputEcrRepositoryURI)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
@@ -181,7 +180,6 @@ const cliBuildSuffix = "-cli"
 // Run parses args and starts the build.
 func (c *ImagesBuildCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("fleetctl images build", flag.ContinueOnError)
-	fs.SetOutput(c.m.Stderr)
 	var ff fleetFlags
 	ff.register(fs, OutputEcrRepositoryURI, OutputStateMachineARN, OutputClassTableParameter)
 	var opts ImagesBuildOptions

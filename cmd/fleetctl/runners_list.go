@@ -41,7 +41,6 @@ const (
 // Run parses args and prints the list.
 func (c *RunnersListCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("fleetctl runners list", flag.ContinueOnError)
-	fs.SetOutput(c.m.Stderr)
 	var ff fleetFlags
 	ff.register(fs, OutputStateMachineARN, OutputClusterName)
 	state := fs.String("state", "", "show only these states, comma-separated: "+strings.Join(allStates, ", "))
@@ -103,7 +102,11 @@ func (c *RunnersListCommand) Run(ctx context.Context, args []string) error {
 	return c.table(c.m.Stdout, runners)
 }
 
+// parseFlags parses args quietly: --help prints the usage on stdout (exit 0), and a
+// bad flag becomes a one-line UsageError (exit 2) rather than the flag package's
+// message followed by the whole usage.
 func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
 	if err == flag.ErrHelp {
 		fs.SetOutput(stdout)

@@ -66,7 +66,6 @@ type TimelineEntry struct {
 // Run parses args and prints the runner.
 func (c *RunnersShowCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("fleetctl runners show", flag.ContinueOnError)
-	fs.SetOutput(c.m.Stderr)
 	var ff fleetFlags
 	ff.register(fs, OutputStateMachineARN, OutputClusterName)
 	asJSON := fs.Bool("json", false, "print JSON instead of text")

@@ -38,7 +38,6 @@ const (
 // Run parses args and stops the runner.
 func (c *RunnersStopCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("fleetctl runners stop", flag.ContinueOnError)
-	fs.SetOutput(c.m.Stderr)
 	var ff fleetFlags
 	ff.register(fs, OutputStateMachineARN, OutputClusterName, OutputSecretARN)
 	fs.Usage = func() {

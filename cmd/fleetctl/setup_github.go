@@ -45,7 +45,6 @@ const WebhookEvent = "workflow_job"
 // Run parses args and sets GitHub up.
 func (c *SetupGitHubCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("fleetctl setup github", flag.ContinueOnError)
-	fs.SetOutput(c.m.Stderr)
 	var ff fleetFlags
 	ff.register(fs, OutputSecretARN, OutputWebhookURL)
 	var opts SetupGitHubOptions
