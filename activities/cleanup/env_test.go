@@ -1,20 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -23,6 +20,7 @@ import (
 	"github.com/runnerfleet/fleet/internal/credentials"
 	"github.com/runnerfleet/fleet/internal/fleet"
 	"github.com/runnerfleet/fleet/internal/ghrunner"
+	"github.com/runnerfleet/fleet/internal/testenv"
 	"github.com/runnerfleet/fleet/local/awsfake"
 	"github.com/runnerfleet/fleet/local/githubfake"
 )
@@ -47,7 +45,7 @@ type env struct {
 	awsURL    string
 	gh        *githubfake.Server
 	handler   *Handler
-	logs      *syncBuffer
+	logs      *testenv.Buffer
 	cluster   string
 	execution string
 	job       fleet.Job
@@ -59,22 +57,10 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{logs: &syncBuffer{}, clock: time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)}
-	e.aws = awsfake.New(awsfake.Options{})
-	awsSrv := httptest.NewServer(e.aws)
-	t.Cleanup(awsSrv.Close)
-	e.awsURL = awsSrv.URL
-	cfg, err := e.aws.AWSConfig(context.Background(), awsSrv.URL, func(c *aws.Config) {
-		c.Retryer = func() aws.Retryer {
-			return retry.AddWithMaxAttempts(retry.NewStandard(func(o *retry.StandardOptions) {
-				o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
-			}), 3)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.awsCfg = cfg
+	e := &env{logs: &testenv.Buffer{}, clock: time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)}
+	e.aws, e.awsURL, e.awsCfg = testenv.AWS(t)
+	cfg := e.awsCfg
+	var err error
 	e.cluster = e.aws.ECS.CreateCluster("runner-fleet")
 
 	e.gh = githubfake.New(githubfake.Config{})
@@ -291,21 +277,3 @@ func failedBuildCause(t *testing.T) (cause, deepLink string) {
 }
 
 func mapEnv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

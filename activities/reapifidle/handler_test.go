@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -9,12 +8,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -24,6 +21,7 @@ import (
 	"github.com/runnerfleet/fleet/internal/credentials"
 	"github.com/runnerfleet/fleet/internal/fleet"
 	"github.com/runnerfleet/fleet/internal/ghrunner"
+	"github.com/runnerfleet/fleet/internal/testenv"
 	"github.com/runnerfleet/fleet/local/awsfake"
 	"github.com/runnerfleet/fleet/local/githubfake"
 )
@@ -46,8 +44,8 @@ type env struct {
 	awsURL    string
 	gh        *githubfake.Server
 	handler   *Handler
-	logs      *syncBuffer
-	metrics   *syncBuffer
+	logs      *testenv.Buffer
+	metrics   *testenv.Buffer
 	cluster   string
 	execution string
 	job       fleet.Job
@@ -59,22 +57,10 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{logs: &syncBuffer{}, metrics: &syncBuffer{}, clock: time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)}
-	e.aws = awsfake.New(awsfake.Options{})
-	awsSrv := httptest.NewServer(e.aws)
-	t.Cleanup(awsSrv.Close)
-	e.awsURL = awsSrv.URL
-	cfg, err := e.aws.AWSConfig(context.Background(), awsSrv.URL, func(c *aws.Config) {
-		c.Retryer = func() aws.Retryer {
-			return retry.AddWithMaxAttempts(retry.NewStandard(func(o *retry.StandardOptions) {
-				o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
-			}), 3)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.awsCfg = cfg
+	e := &env{logs: &testenv.Buffer{}, metrics: &testenv.Buffer{}, clock: time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)}
+	e.aws, e.awsURL, e.awsCfg = testenv.AWS(t)
+	cfg := e.awsCfg
+	var err error
 	e.cluster = e.aws.ECS.CreateCluster("runner-fleet")
 
 	e.gh = githubfake.New(githubfake.Config{})
@@ -444,21 +430,3 @@ func TestLoadConfig(t *testing.T) {
 }
 
 func mapEnv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

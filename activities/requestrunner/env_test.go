@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -17,13 +16,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/runnerfleet/fleet/internal/credentials"
 	"github.com/runnerfleet/fleet/internal/fleet"
 	"github.com/runnerfleet/fleet/internal/ghrunner"
+	"github.com/runnerfleet/fleet/internal/testenv"
 	"github.com/runnerfleet/fleet/local/awsfake"
 	"github.com/runnerfleet/fleet/local/githubfake"
 )
@@ -47,7 +46,7 @@ type env struct {
 	keyARN  string
 	handler *Handler
 	store   *credentials.Store
-	logs    *syncBuffer
+	logs    *testenv.Buffer
 	// waits records the retrier's sleeps; clock is the retrier's time, advanced by them.
 	waits []time.Duration
 	clock time.Time
@@ -86,22 +85,10 @@ func testAppKey(t testing.TB) *rsa.PrivateKey {
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	e := &env{logs: &syncBuffer{}, clock: time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)}
-	e.aws = awsfake.New(awsfake.Options{})
-	awsSrv := httptest.NewServer(e.aws)
-	t.Cleanup(awsSrv.Close)
-	e.awsURL = awsSrv.URL
-	cfg, err := e.aws.AWSConfig(context.Background(), awsSrv.URL, func(c *aws.Config) {
-		c.Retryer = func() aws.Retryer {
-			return retry.AddWithMaxAttempts(retry.NewStandard(func(o *retry.StandardOptions) {
-				o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
-			}), 3)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.awsCfg = cfg
+	e := &env{logs: &testenv.Buffer{}, clock: time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)}
+	e.aws, e.awsURL, e.awsCfg = testenv.AWS(t)
+	cfg := e.awsCfg
+	var err error
 	e.keyARN, err = e.aws.KMS.CreateKey("runner-fleet JIT configs", "alias/runner-fleet")
 	if err != nil {
 		t.Fatal(err)
@@ -191,22 +178,4 @@ func executionARN(name string) string {
 
 func invocation(job fleet.Job) fleet.Invocation {
 	return fleet.Invocation{State: fleet.State{Job: job}, Execution: executionARN(job.ExecutionName())}
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,0 +1,119 @@
+// Package testenv holds what the activity tests share, so each activity's tests keep
+// only what is particular to it: the AWS fake behind a loopback server with an SDK
+// configuration that retries quickly, a log buffer safe for concurrent writers, and the
+// activity's real Lambda bootstrap running under the local Lambda Runtime API. Only
+// _test.go files import it.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+
+	"github.com/runnerfleet/fleet/local/awsfake"
+	"github.com/runnerfleet/fleet/local/lambdalocal"
+)
+
+// AWSAttempts is how many times the configuration AWS returns tries a call: a
+// throttling test sees the SDK's retries without waiting for its real backoff.
+const AWSAttempts = 3
+
+// AWS starts the AWS fake on a loopback server, closed when the test ends, and returns
+// it, its URL and an SDK configuration pointed at it that tries each call AWSAttempts
+// times, a millisecond apart.
+func AWS(t testing.TB) (*awsfake.Server, string, aws.Config) {
+	t.Helper()
+	fake := awsfake.New(awsfake.Options{})
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	cfg, err := fake.AWSConfig(context.Background(), srv.URL, func(c *aws.Config) {
+		c.Retryer = func() aws.Retryer {
+			return retry.AddWithMaxAttempts(retry.NewStandard(func(o *retry.StandardOptions) {
+				o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
+			}), AWSAttempts)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fake, srv.URL, cfg
+}
+
+// Buffer is a bytes.Buffer safe for the concurrent writes of a logger or of a
+// process's output.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Eventually reports whether b comes to contain want within five seconds: a
+// bootstrap's stdout reaches the runtime's log writer through a pipe, after the answer.
+func (b *Buffer) Eventually(want string) bool {
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(b.String(), want) {
+			return true
+		}
+		if !time.Now().Before(deadline) {
+			return false
+		}
+	}
+}
+
+// Bootstrap builds the activity in the current directory as AWS runs it (go build
+// -tags lambda.norpc, CGO off) and starts it under the local Lambda Runtime API as each
+// of fns, their Bootstrap set to the binary and their Env extended with the AWS
+// variables that point the SDK at the fake at awsURL. It returns the runtime, closed
+// when the test ends, and the buffer receiving every process's output. It skips the
+// test in -short mode, since building takes seconds.
+func Bootstrap(t *testing.T, awsURL string, fns ...lambdalocal.Function) (*lambdalocal.Runtime, *Buffer) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the Lambda bootstrap")
+	}
+	bin := filepath.Join(t.TempDir(), "bootstrap")
+	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, ".")
+	build.Env = append(build.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the bootstrap: %v\n%s", err, out)
+	}
+	awsEnv := []string{
+		"AWS_ENDPOINT_URL=" + awsURL,
+		"AWS_REGION=" + awsfake.DefaultRegion,
+		"AWS_ACCESS_KEY_ID=" + awsfake.TestAccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + awsfake.TestSecretAccessKey,
+	}
+	for i := range fns {
+		fns[i].Bootstrap = bin
+		fns[i].Env = append(append([]string(nil), fns[i].Env...), awsEnv...)
+	}
+	logs := &Buffer{}
+	rt := lambdalocal.New(nil, logs)
+	api := httptest.NewServer(rt)
+	t.Cleanup(func() { rt.Close(); api.Close() })
+	if err := rt.Start(context.Background(), strings.TrimPrefix(api.URL, "http://"), fns...); err != nil {
+		t.Fatal(err)
+	}
+	return rt, logs
+}
