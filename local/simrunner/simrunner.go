@@ -30,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/runnerfleet/fleet/internal/fleet"
 	"github.com/runnerfleet/fleet/internal/seal"
 	"github.com/runnerfleet/fleet/local/awsfake"
 	"github.com/runnerfleet/fleet/local/githubfake"
@@ -46,7 +47,7 @@ const (
 )
 
 // DefaultContainer is the runner container's name in the fleet's task definition.
-const DefaultContainer = "runner"
+const DefaultContainer = fleet.RunnerContainer
 
 // Options tune the simulated runners.
 type Options struct {
@@ -103,7 +104,8 @@ type Run struct {
 	ExitedAt     time.Time
 	ExitCode     int
 	// Outcome is "job", "stopped", "crashed", "seal", "kms", "environment",
-	// "connect", "deleted" or "stopped-before-boot"; "" while running.
+	// "connect", "deleted", "stopped-before-boot" or "closed" (Fleet.Close); "" while
+	// running.
 	Outcome string
 }
 
@@ -225,9 +227,9 @@ func (f *Fleet) lifecycle(ctx context.Context, t *awsfake.Task) {
 	case <-timer.C:
 	case <-ctx.Done():
 		timer.Stop()
-		// A PROVISIONING task StopTask reached is already STOPPED (ECS stops it at
-		// once); on Close the task is left as it is.
-		f.finish(t.ARN, 0, "stopped-before-boot", false)
+		// Only Close gets here: StopTask stops a PROVISIONING task at once without
+		// OnTaskStopping, which SetTaskRunning below finds out. The task is left as it is.
+		f.finish(t.ARN, 0, "closed", false)
 		return
 	}
 	if err := f.aws.ECS.SetTaskRunning(t.ARN); err != nil {

@@ -436,3 +436,38 @@ func or(a, b string) string {
 	}
 	return b
 }
+
+func TestFilterAndClose(t *testing.T) {
+	w := newWorld(t, Options{BootDelay: time.Millisecond, Filter: func(task *awsfake.Task) bool {
+		return task.Containers[0].Environment[launch.EnvExecution] != "not-a-runner"
+	}})
+	other := w.runTask(t, map[string]string{launch.EnvExecution: "not-a-runner"})
+	rn, _, sealed := w.register(t, "long", "exec-long")
+	if _, err := w.gh.QueueJob(githubfake.JobSpec{Repo: "octo-org/app", Labels: []string{"linux"}, Duration: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	arn := w.runTask(t, map[string]string{launch.EnvExecution: "exec-long", launch.EnvSealedJIT: sealed})
+	waitFor(t, "the job to start", func() bool { r, _ := w.gh.RunnerByID(rn.ID); return r.Busy })
+	w.fleet.Close()
+	if n := w.fleet.Active(); n != 0 {
+		t.Errorf("%d runners active after Close", n)
+	}
+	if r, _ := w.gh.RunnerByID(rn.ID); r.Status != githubfake.StatusOffline {
+		t.Errorf("runner = %s after Close", r.Status)
+	}
+	if task, _ := w.aws.ECS.Task(arn); task.LastStatus != awsfake.TaskRunning {
+		t.Errorf("Close touched the task: %s", task.LastStatus)
+	}
+	if task, _ := w.aws.ECS.Task(other); task.LastStatus != awsfake.TaskProvisioning {
+		t.Errorf("filtered-out task = %s, want it left PROVISIONING", task.LastStatus)
+	}
+	if st := w.fleet.Stats(); st.TasksStarted != 1 {
+		t.Errorf("stats = %+v", st)
+	}
+	// Tasks started after Close are ignored.
+	late := w.runTask(t, map[string]string{launch.EnvExecution: "exec-late"})
+	time.Sleep(10 * time.Millisecond)
+	if task, _ := w.aws.ECS.Task(late); task.LastStatus != awsfake.TaskProvisioning {
+		t.Errorf("task after Close = %s", task.LastStatus)
+	}
+}
