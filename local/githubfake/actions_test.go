@@ -360,7 +360,7 @@ func TestDispatcherLabelRule(t *testing.T) {
 			e, _ := newActionsEnv(t, nil)
 			for _, r := range tc.runners {
 				connect(t, e.fake, r.scope, r.name, r.labels...)
-				time.Sleep(time.Millisecond) // distinct idle-since times
+				e.clock.Advance(time.Second) // distinct idle-since times
 			}
 			j := queue(t, e.fake, tc.job)
 			got, _ := e.fake.JobByID(j.ID)
@@ -772,5 +772,24 @@ func TestPersistentRunnerTakesJobsInTurn(t *testing.T) {
 	}
 	if err := ss.Finish(c.ID, "skipped"); err == nil {
 		t.Error("Finish with conclusion skipped succeeded")
+	}
+}
+
+// Among eligible runners the one idle longest goes first, whatever its id.
+func TestDispatcherPrefersLongestIdle(t *testing.T) {
+	e, _ := newActionsEnv(t, nil)
+	f := e.fake
+	_, jitA, _ := f.RegisterRunner("octo-org/app", "registered-first", []string{"linux"})
+	_, jitB, _ := f.RegisterRunner("octo-org/app", "connected-first", []string{"linux"})
+	if _, err := f.Connect(jitB); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Second)
+	if _, err := f.Connect(jitA); err != nil {
+		t.Fatal(err)
+	}
+	j := queue(t, f, JobSpec{Repo: "octo-org/app", Labels: []string{"linux"}})
+	if got, _ := f.JobByID(j.ID); got.RunnerName != "connected-first" {
+		t.Errorf("job went to %q, want the runner idle longest", got.RunnerName)
 	}
 }
