@@ -145,9 +145,8 @@ func newWorkflow(scope constructs.Construct, cfg Config, defs Definitions, fns *
 		},
 	})
 	set.grantReadSecret(w.janitor.role)
-	// A task's execution is named by its tag; the janitor asks whether it has ended
-	// and reads its history.
-	w.grantExecutions(w.janitor.role, "states:DescribeExecution", "states:GetExecutionHistory")
+	// A task's execution is named by its tag; the janitor asks whether it has ended.
+	w.grantExecutions(w.janitor.role, "states:DescribeExecution")
 	comp.grantTasks(w.janitor.role, nil, "ecs:StopTask", "ecs:DescribeTasks")
 	comp.grantListTasks(w.janitor.role)
 	awsevents.NewRule(scope, jsii.String("JanitorSchedule"), &awsevents.RuleProps{
