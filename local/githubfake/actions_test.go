@@ -53,6 +53,9 @@ func newReceiver(t *testing.T, secret string) *receiver {
 		m := hmac.New(sha256.New, []byte(rc.secret))
 		m.Write(body)
 		want := "sha256=" + hex.EncodeToString(m.Sum(nil))
+		if rc.secret == "" {
+			want = "" // a hook without a secret: GitHub sends no signature
+		}
 		var payload map[string]any
 		_ = json.Unmarshal(body, &payload)
 		rc.mu.Lock()
@@ -791,5 +794,51 @@ func TestDispatcherPrefersLongestIdle(t *testing.T) {
 	j := queue(t, f, JobSpec{Repo: "octo-org/app", Labels: []string{"linux"}})
 	if got, _ := f.JobByID(j.ID); got.RunnerName != "connected-first" {
 		t.Errorf("job went to %q, want the runner idle longest", got.RunnerName)
+	}
+}
+
+// With HookID naming a hook created through the REST API, the deliveries show in its
+// delivery list, as fleetctl doctor reads them; without HookID the header says 1.
+func TestDeliveriesListedOnRegisteredHook(t *testing.T) {
+	e := newEnv(t)
+	rc := newReceiver(t, testWebhookSecret)
+	tok := "token " + e.installationToken(t, "")
+	a := e.do(t, "POST", "/api/v3/orgs/octo-org/hooks", tok,
+		`{"name":"web","events":["workflow_job"],"config":{"url":"`+rc.srv.URL+`","content_type":"json","secret":"`+testWebhookSecret+`"}}`)
+	if a.status != http.StatusCreated {
+		t.Fatalf("create hook: %d %s", a.status, a.body)
+	}
+	hookID := int64(a.json(t)["id"].(float64))
+	if err := e.fake.EnableActions(ActionsConfig{WebhookURL: rc.srv.URL, WebhookSecret: testWebhookSecret, HookID: hookID}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.fake.CloseActions)
+	queue(t, e.fake, JobSpec{Repo: "octo-org/app", Labels: []string{"linux"}})
+	d := rc.wait(t, 1)
+	if d[0].header.Get("X-GitHub-Hook-ID") != jsonNumber(hookID) {
+		t.Errorf("X-GitHub-Hook-ID = %s, want %d", d[0].header.Get("X-GitHub-Hook-ID"), hookID)
+	}
+	if err := e.fake.WaitDeliveries(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	a = e.do(t, "GET", "/api/v3/orgs/octo-org/hooks/"+jsonNumber(hookID)+"/deliveries", tok, "")
+	var list []map[string]any
+	if err := json.Unmarshal(a.body, &list); err != nil || len(list) != 1 {
+		t.Fatalf("deliveries: %d %s", a.status, a.body)
+	}
+	if l := list[0]; l["guid"] != d[0].header.Get("X-GitHub-Delivery") || l["action"] != "queued" || l["event"] != "workflow_job" ||
+		l["status_code"] != float64(http.StatusAccepted) || l["installation_id"] != float64(testInstall) {
+		t.Errorf("listed delivery = %v", l)
+	}
+
+	e2, rc2 := newEnv(t), newReceiver(t, "")
+	if err := e2.fake.EnableActions(ActionsConfig{WebhookURL: rc2.srv.URL}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e2.fake.CloseActions)
+	queue(t, e2.fake, JobSpec{Repo: "octo-org/app", Labels: []string{"linux"}})
+	h := rc2.wait(t, 1)[0].header
+	if h.Get("X-GitHub-Hook-ID") != "1" || h.Get("X-Hub-Signature-256") != "" {
+		t.Errorf("no HookID, no secret: Hook-ID %q, signature %q", h.Get("X-GitHub-Hook-ID"), h.Get("X-Hub-Signature-256"))
 	}
 }

@@ -100,7 +100,11 @@ func (s *Server) deliveryHeaderLocked(a *actions, j *jobRecord, out *outgoing) h
 	h.Set("User-Agent", "GitHub-Hookshot/"+a.cfg.HookshotVersion)
 	h.Set("X-GitHub-Event", "workflow_job")
 	h.Set("X-GitHub-Delivery", out.guid)
-	h.Set("X-GitHub-Hook-ID", strconv.FormatInt(a.cfg.HookID, 10))
+	hookID := a.cfg.HookID
+	if hookID == 0 {
+		hookID = 1 // GitHub never sends 0
+	}
+	h.Set("X-GitHub-Hook-ID", strconv.FormatInt(hookID, 10))
 	typ, id := a.cfg.HookTargetType, a.cfg.HookTargetID
 	if typ == "" {
 		if in := s.installationForLocked(j.repo); in != nil {

@@ -47,8 +47,8 @@ type ActionsConfig struct {
 	// WebhookSecret signs deliveries (X-Hub-Signature-256). Empty sends them unsigned,
 	// as GitHub does for a hook without a secret.
 	WebhookSecret string
-	// HookID goes in X-GitHub-Hook-ID. When it names a hook registered through the
-	// REST API, the deliveries also appear in that hook's delivery list.
+	// HookID goes in X-GitHub-Hook-ID (1 when 0). When it names a hook registered
+	// through the REST API, the deliveries also appear in that hook's delivery list.
 	HookID int64
 	// HookTargetType and HookTargetID go in X-GitHub-Hook-Installation-Target-Type/-ID.
 	// Default: "integration" and the App id when an App installation covers the
