@@ -842,3 +842,44 @@ func TestDeliveriesListedOnRegisteredHook(t *testing.T) {
 		t.Errorf("no HookID, no secret: Hook-ID %q, signature %q", h.Get("X-GitHub-Hook-ID"), h.Get("X-Hub-Signature-256"))
 	}
 }
+
+// BenchmarkJobLifecycle: one job through queue → dispatch → in_progress → completed,
+// with its three signed deliveries answered by a loopback receiver.
+func BenchmarkJobLifecycle(b *testing.B) {
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer hook.Close()
+	f := New(Config{})
+	if err := f.EnableActions(ActionsConfig{WebhookURL: hook.URL, WebhookSecret: testWebhookSecret}); err != nil {
+		b.Fatal(err)
+	}
+	defer f.CloseActions()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		_, jit, err := f.RegisterRunner("octo-org/app", "bench-"+jsonNumber(i), []string{"self-hosted", "linux"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ss, err := f.Connect(jit)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.QueueJob(JobSpec{Repo: "octo-org/app", Labels: []string{"linux"}}); err != nil {
+			b.Fatal(err)
+		}
+		aj, err := ss.Next(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := ss.Finish(aj.ID, ConclusionSuccess); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := f.WaitDeliveries(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(len(f.Deliveries()))/float64(b.N), "deliveries/op")
+}

@@ -1,7 +1,9 @@
 package githubfake
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -138,4 +140,44 @@ func TestControlJobsRunnersCancelDeliveries(t *testing.T) {
 	if n := len(e.fake.Calls()); n != 0 {
 		t.Errorf("control calls counted: %v", e.fake.Calls())
 	}
+}
+
+// FuzzControlQueueJob: whatever a script posts to /_local/jobs, the answer is 201 with
+// a queued job or 400 with a reason — never a 5xx or a panic.
+func FuzzControlQueueJob(f *testing.F) {
+	s := New(Config{})
+	if err := s.EnableActions(ActionsConfig{WebhookURL: "http://127.0.0.1:1/unreachable"}); err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(s.CloseActions)
+	for _, seed := range []string{
+		`{"repo":"octo-org/app","labels":["self-hosted","linux"],"duration_seconds":30}`,
+		`{"repo":"octo-org/app","labels":["x"],"duration_seconds":1e308}`,
+		`{"repo":"a/b","labels":[""],"duration_seconds":-0}`,
+		`{"repo":"octo-org/site","labels":["x"],"duration_seconds":1,"public":true,"crash":true,"duplicate":true}`,
+		`[]`, `null`, `{"repo":null}`, "",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		req := httptest.NewRequest("POST", "/_local/jobs", strings.NewReader(body))
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		var m map[string]any
+		if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil {
+			t.Fatalf("answer %d is not a JSON object: %q", w.Code, w.Body.String())
+		}
+		switch w.Code {
+		case http.StatusCreated:
+			if m["status"] != JobQueued || m["id"] == nil {
+				t.Fatalf("201 without a queued job: %v", m)
+			}
+		case http.StatusBadRequest:
+			if msg, _ := m["error"].(string); msg == "" {
+				t.Fatalf("400 without a reason: %v", m)
+			}
+		default:
+			t.Fatalf("status %d for %q", w.Code, body)
+		}
+	})
 }

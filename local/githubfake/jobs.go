@@ -210,7 +210,10 @@ func (s *Server) EnableActions(cfg ActionsConfig) error {
 		cfg.Now = s.cfg.Clock
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+		// Deliveries of many jobs go out in parallel: keep their connections.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second, Transport: tr}
 	}
 	if cfg.Sender == "" {
 		cfg.Sender = "octocat"
