@@ -14,7 +14,9 @@ TEST_DEPS :=
 
 -include mk/*.mk
 
-.PHONY: all build test lint go-test fmt clean
+.DEFAULT_GOAL := all
+
+.PHONY: all build test lint go-test fmt clean local demo local-bootstraps
 all: build
 
 # Reproducible Lambda bootstraps: same source, same bytes, so CDK asset hashes are stable.
@@ -31,10 +33,26 @@ lint:
 fmt:
 	gofmt -w $$($(GO) list -f '{{.Dir}}' ./...)
 
-go-test:
+# The local environment's tests run the state machine in the Node engine: install it first.
+go-test: statemachine-engine
 	$(GO) test -count=1 ./...
 
 test: lint build go-test $(TEST_DEPS)
+
+# The local environment runs the same Lambda sources built for this machine.
+local-bootstraps:
+	@for fn in $(LAMBDAS); do \
+		CGO_ENABLED=0 GOOS=linux $(GO) build -tags lambda.norpc -trimpath -buildvcs=false \
+			-ldflags='-s -w -buildid=' -o build/local/$$fn/bootstrap ./activities/$$fn || exit 1; \
+	done
+
+# fleet-local: the whole control plane on loopback (first stdout line: endpoints as JSON).
+local: statemachine-engine local-bootstraps
+	$(GO) run ./cmd/fleet-local -bootstraps build/local $(LOCAL_FLAGS)
+
+# The README's first command: a realistic scenario end to end, then a summary.
+demo: statemachine-engine local-bootstraps
+	$(GO) run ./cmd/fleet-demo -bootstraps build/local $(DEMO_FLAGS)
 
 clean:
 	rm -rf build cdk.out
