@@ -102,17 +102,19 @@ func (e *Env) Leaked() Leaks {
 	return l
 }
 
-// RunningExecutions counts executions still RUNNING.
+// RunningExecutions counts executions of either state machine still RUNNING.
 func (e *Env) RunningExecutions(ctx context.Context) (int, error) {
 	client := sfn.NewFromConfig(e.AWSCfg)
 	n := 0
-	p := sfn.NewListExecutionsPaginator(client, &sfn.ListExecutionsInput{StateMachineArn: &e.StateMachineARN, StatusFilter: sfntypes.ExecutionStatusRunning})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return 0, err
+	for _, sm := range []string{e.StateMachineARN, e.ImageBuildARN} {
+		p := sfn.NewListExecutionsPaginator(client, &sfn.ListExecutionsInput{StateMachineArn: aws.String(sm), StatusFilter: sfntypes.ExecutionStatusRunning})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return 0, err
+			}
+			n += len(page.Executions)
 		}
-		n += len(page.Executions)
 	}
 	return n, nil
 }
