@@ -148,9 +148,9 @@ func describeRunner(ctx context.Context, client *sfn.Client, arn string, now tim
 	if out.StopDate != nil {
 		t := out.StopDate.UTC()
 		r.StoppedAt = &t
-		r.DurationSeconds = int64(t.Sub(r.StartedAt).Seconds())
+		r.DurationSeconds = int64(t.Sub(r.StartedAt).Round(time.Second).Seconds())
 	} else {
-		r.DurationSeconds = int64(now.Sub(r.StartedAt).Seconds())
+		r.DurationSeconds = int64(now.Sub(r.StartedAt).Round(time.Second).Seconds())
 	}
 	// A hand-started execution may carry anything; show what decodes.
 	_ = json.Unmarshal([]byte(aws.ToString(out.Input)), &r.job)
