@@ -28,10 +28,11 @@ func (e *Env) actions(_ context.Context, kmsClient *kms.Client) error {
 	}
 	e.extra = append(e.extra, e.GitHub.CloseActions)
 	e.Runners = simrunner.Attach(e.AWS, e.GitHub, kmsClient, simrunner.Options{
-		BootDelay: e.Opts.BootDelay,
-		Scale:     e.Opts.TimeScale,
-		OnOpened:  e.Opts.OnOpened,
-		Logger:    e.log,
+		BootDelay:    e.Opts.BootDelay,
+		BootDelayFor: e.Opts.BootDelayFor,
+		Scale:        e.Opts.TimeScale,
+		OnOpened:     e.Opts.OnOpened,
+		Logger:       e.log,
 	})
 	e.extra = append([]func(){e.Runners.Close}, e.extra...)
 	return nil

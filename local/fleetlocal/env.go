@@ -100,6 +100,8 @@ type Options struct {
 
 	Faults Faults
 
+	// BootDelayFor, when set, gives each runner task its own boot time (see simrunner).
+	BootDelayFor func(t *awsfake.Task) time.Duration
 	// OnOpened, for tests, receives every plaintext JIT config a simulated runner opened.
 	OnOpened func(execution string, jit []byte)
 

@@ -1,6 +1,8 @@
 package fleetlocal
 
 import (
+	"time"
+
 	"github.com/runnerfleet/fleet/local/awsfake"
 	"github.com/runnerfleet/fleet/local/githubfake"
 )
@@ -8,7 +10,11 @@ import (
 // faults applies Options.Faults to the fakes.
 func (e *Env) faults() error {
 	f := e.Opts.Faults
-	e.GitHub.SetFaults(githubfake.Faults{ServerErrorRatio: f.GitHub5xxRatio, WritesPerMinute: f.GitHubWritesPerMinute})
+	// GitHub's secondary limit counts writes per minute; the window follows the time scale.
+	e.GitHub.SetFaults(githubfake.Faults{
+		ServerErrorRatio: f.GitHub5xxRatio, WritesPerMinute: f.GitHubWritesPerMinute,
+		WriteWindow: e.Opts.Scaled(time.Minute),
+	})
 	if f.SpotShortage != 0 {
 		e.AWS.ECS.SetCapacityShortage("FARGATE_SPOT", f.SpotShortage)
 	}

@@ -20,6 +20,10 @@ type Faults struct {
 	// 60-second window; past it GitHub's secondary rate limit answers 403 with
 	// Retry-After. 0 disables.
 	WritesPerMinute int
+	// WriteWindow is the window WritesPerMinute counts over; default one minute, as on
+	// GitHub. A scaled local environment shortens it so a limited burst recovers in
+	// seconds (Retry-After follows it).
+	WriteWindow time.Duration
 	// PrimaryLimit is the hourly request budget per credential (GitHub: 5000 for
 	// installations and users). 0 means 5000. Past it: 403 with X-RateLimit-Remaining 0.
 	PrimaryLimit int
@@ -230,16 +234,20 @@ func (s *Server) takeWrite(w http.ResponseWriter, p *principal) bool {
 		s.mu.Unlock()
 		return true
 	}
+	window := s.faults.WriteWindow
+	if window <= 0 {
+		window = time.Minute
+	}
 	now := s.now()
 	key := p.rateKey()
 	recent := s.writes[key][:0]
 	for _, t := range s.writes[key] {
-		if now.Sub(t) < time.Minute {
+		if now.Sub(t) < window {
 			recent = append(recent, t)
 		}
 	}
 	if len(recent) >= limit {
-		wait := recent[0].Add(time.Minute).Sub(now)
+		wait := recent[0].Add(window).Sub(now)
 		s.writes[key] = recent
 		s.mu.Unlock()
 		secs := max(1, int((wait+time.Second-1)/time.Second))

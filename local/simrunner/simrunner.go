@@ -54,6 +54,9 @@ type Options struct {
 	// BootDelay is how long a task stays PROVISIONING (image pull, ENI) before it
 	// runs; Fargate takes 30-60 s.
 	BootDelay time.Duration
+	// BootDelayFor, when set, gives each task its own boot time (Fargate's varies),
+	// overriding BootDelay; scenarios use it to make one runner connect before another.
+	BootDelayFor func(t *awsfake.Task) time.Duration
 	// Scale multiplies job durations (0.01 runs a 100-second job in one second);
 	// 0 means 1.
 	Scale float64
@@ -222,7 +225,11 @@ func (f *Fleet) update(arn string, fn func(r *Run, s *Stats)) {
 // lifecycle is one runner task from PROVISIONING to STOPPED.
 func (f *Fleet) lifecycle(ctx context.Context, t *awsfake.Task) {
 	log := f.log.With("task_arn", t.ARN)
-	timer := time.NewTimer(f.opts.BootDelay)
+	boot := f.opts.BootDelay
+	if f.opts.BootDelayFor != nil {
+		boot = f.opts.BootDelayFor(t)
+	}
+	timer := time.NewTimer(boot)
 	select {
 	case <-timer.C:
 	case <-ctx.Done():
