@@ -4,12 +4,17 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/runnerfleet/fleet/internal/fleet"
+	"github.com/runnerfleet/fleet/local/awsfake"
 )
 
 // seedMix creates one runner in each state, oldest first.
 func seedMix(e *env) map[string]seeded {
 	out := map[string]seeded{}
-	for i, s := range []struct {
+	for _, s := range []struct {
 		key string
 		s   seed
 	}{
@@ -21,7 +26,6 @@ func seedMix(e *env) map[string]seeded {
 		{"building", seed{job: 106, phase: phaseBuilding, image: "node:22"}},
 		{"starting", seed{job: 107, phase: phaseResolving}},
 	} {
-		_ = i
 		out[s.key] = e.seedRunner(s.s)
 	}
 	return out
@@ -197,5 +201,88 @@ func TestRunnersListPaginates(t *testing.T) {
 	}
 	if calls := e.aws.Calls("sfn", "DescribeExecution"); calls > 100 {
 		t.Errorf("--limit 5 described %d executions, want at most one page", calls)
+	}
+}
+
+func TestDeriveState(t *testing.T) {
+	entered := func(names ...string) map[string]bool {
+		m := map[string]bool{}
+		for _, n := range names {
+			m[n] = true
+		}
+		return m
+	}
+	task := []string{"arn:aws:ecs:us-east-1:1:task/c/t1"}
+	done := &fleet.Result{Outcome: fleet.OutcomeJobCompleted}
+	reaped := &fleet.Result{Outcome: fleet.OutcomeReapedIdle}
+	tests := []struct {
+		name   string
+		status sfntypes.ExecutionStatus
+		result *fleet.Result
+		p      progress
+		tagged bool
+		want   string
+	}{
+		{"succeeded with a job", sfntypes.ExecutionStatusSucceeded, done, progress{}, false, StateDone},
+		{"succeeded idle", sfntypes.ExecutionStatusSucceeded, reaped, progress{}, false, StateReaped},
+		{"failed", sfntypes.ExecutionStatusFailed, nil, progress{}, false, StateFailed},
+		{"timed out", sfntypes.ExecutionStatusTimedOut, nil, progress{}, false, StateFailed},
+		{"aborted", sfntypes.ExecutionStatusAborted, nil, progress{}, false, StateFailed},
+		{"resolving", sfntypes.ExecutionStatusRunning, nil, progress{entered: entered("ResolveImage")}, false, StateStarting},
+		{"building", sfntypes.ExecutionStatusRunning, nil, progress{entered: entered("ResolveImage", "ImageReady?", "BuildImage")}, false, StateBuildingImage},
+		{"build joined, rechecking", sfntypes.ExecutionStatusRunning, nil, progress{entered: entered("BuildImage", "RecheckImage")}, false, StateStarting},
+		{"registering", sfntypes.ExecutionStatusRunning, nil, progress{entered: entered("BuildImage", "RequestRunner")}, false, StateStarting},
+		{"task not yet submitted", sfntypes.ExecutionStatusRunning, nil, progress{entered: entered("Runner", "RunRunner")}, false, StateStarting},
+		{"task submitted", sfntypes.ExecutionStatusRunning, nil, progress{entered: entered("RunRunner"), tasks: task}, false, StateWaitingForJob},
+		{"task tagged with the job", sfntypes.ExecutionStatusRunning, nil, progress{entered: entered("RunRunner"), tasks: task}, true, StateRunning},
+		{"runner exited, idle wait open", sfntypes.ExecutionStatusRunning, nil, progress{entered: entered("RunRunner"), tasks: task, runnerExited: true}, true, StateDone},
+		{"reaped, cleanup pending", sfntypes.ExecutionStatusRunning, nil, progress{entered: entered("ReapIfIdle"), tasks: task, reap: fleet.ReapReaped}, false, StateReaped},
+		{"reaper found it busy", sfntypes.ExecutionStatusRunning, nil, progress{entered: entered("ReapIfIdle"), tasks: task, reap: fleet.ReapBusy}, true, StateRunning},
+		{"runner stopped with an error", sfntypes.ExecutionStatusRunning, nil, progress{entered: entered("RunRunner", "RunnerStopped"), tasks: task}, true, StateFailed},
+		{"launch failed", sfntypes.ExecutionStatusRunning, nil, progress{entered: entered("RunRunner", "LaunchFailure")}, false, StateFailed},
+		{"cleanup after an early failure", sfntypes.ExecutionStatusRunning, nil, progress{entered: entered("ResolveImage", "Cleanup")}, false, StateFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.p.entered == nil {
+				tt.p.entered = map[string]bool{}
+			}
+			if got := deriveState(tt.status, tt.result, tt.p, tt.tagged); got != tt.want {
+				t.Errorf("deriveState(%s, %+v, %+v, tagged=%v) = %s, want %s", tt.status, tt.result, tt.p, tt.tagged, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRunnersStopBusyRegistration(t *testing.T) {
+	e := newEnv(t)
+	s := e.seedRunner(seed{job: 600, phase: phaseRunning, registered: true})
+	if err := e.gh.SetBusy(s.runnerID, true); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("", "runners", "stop", s.name)
+	if r.code != 1 || !strings.Contains(r.stderr, "GitHub still sees it running a job") || !strings.Contains(r.stderr, "runners stop "+s.name+" again") {
+		t.Fatalf("busy registration: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "stopped (error StoppedByOperator)") || !strings.Contains(r.stdout, ": stopping") {
+		t.Errorf("the steps before the refusal are not reported:\n%s", r.stdout)
+	}
+	if err := e.gh.SetBusy(s.runnerID, false); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.run("", "runners", "stop", s.name); r.code != 0 || !strings.Contains(r.stdout, "registration  deleted") {
+		t.Errorf("after the job ended: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestRunnersListAWSErrorIsOneLine(t *testing.T) {
+	e := newEnv(t)
+	e.seedRunner(seed{job: 1, phase: phaseDone})
+	if err := e.aws.SetFault("sfn", "DescribeExecution", awsfake.Fault{Err: &awsfake.APIError{Code: "AccessDeniedException", Message: "User is not authorized to perform: states:DescribeExecution"}}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("", "runners", "list")
+	if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "states:DescribeExecution") || r.stdout != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 and one line naming the denied call", r.code, r.stdout, r.stderr)
 	}
 }
