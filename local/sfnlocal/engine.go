@@ -55,6 +55,9 @@ type Engine struct {
 	execs    map[string]*run       // execution ARN -> run
 	calls    map[int64]context.CancelFunc
 	closed   chan struct{}
+	// transitions per finished execution ARN, as the engine counts them (state
+	// entries + retries: what Step Functions bills); read by the burst benchmark.
+	transitions map[string]int
 }
 
 type run struct {
@@ -114,7 +117,7 @@ func Start(ctx context.Context, fake *awsfake.Server, integ *Integrations, opts 
 	e := &Engine{
 		opts: opts, fake: fake, integ: integ, log: opts.Log, cmd: cmd, stdin: stdin,
 		prepared: map[string]chan error{}, execs: map[string]*run{}, calls: map[int64]context.CancelFunc{},
-		closed: make(chan struct{}),
+		closed: make(chan struct{}), transitions: map[string]int{},
 	}
 	go e.read(stdout)
 	fake.SFN.OnStart = e.onStart
@@ -291,6 +294,9 @@ func (e *Engine) finish(arn string, res awsfake.Result) {
 }
 
 func (e *Engine) done(m message) {
+	e.mu.Lock()
+	e.transitions[m.ID] = m.Transitions
+	e.mu.Unlock()
 	res := awsfake.Result{Status: m.Status}
 	switch m.Status {
 	case awsfake.StatusSucceeded:
@@ -309,6 +315,16 @@ func (e *Engine) done(m message) {
 		}
 	}
 	e.finish(m.ID, res)
+}
+
+// Transitions returns the state transitions Step Functions would bill for a finished
+// execution (state entries + retries, counted by the engine), and whether the engine
+// reported them: an execution still running, or stopped by StopExecution, has none.
+func (e *Engine) Transitions(executionARN string) (int, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n, ok := e.transitions[executionARN]
+	return n, ok
 }
 
 func (e *Engine) run(id string) *run {
