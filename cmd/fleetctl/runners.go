@@ -68,7 +68,7 @@ type progress struct {
 	entered map[string]bool
 	// reap is ReapIfIdle's outcome when it has answered.
 	reap string
-	// runnerExited: RunRunner or RunRunnerOnDemand returned the stopped task (exit 0).
+	// runnerExited: RunRunner or RunRunnerOnDemand succeeded: the task stopped with exit 0.
 	runnerExited bool
 	// tasks are the runner tasks submitted, newest first.
 	tasks []string
@@ -81,16 +81,17 @@ func readProgress(events []sfntypes.HistoryEvent) progress {
 		if d := ev.StateEnteredEventDetails; d != nil && strings.HasSuffix(string(ev.Type), "StateEntered") {
 			p.entered[aws.ToString(d.Name)] = true
 		}
-		if d := ev.StateExitedEventDetails; d != nil && ev.Type == sfntypes.HistoryEventTypeTaskStateExited {
-			switch aws.ToString(d.Name) {
-			case "ReapIfIdle":
-				var r fleet.Reap
-				if json.Unmarshal([]byte(aws.ToString(d.Output)), &r) == nil {
-					p.reap = r.Outcome
-				}
-			case "RunRunner", "RunRunnerOnDemand":
-				p.runnerExited = true
+		if d := ev.StateExitedEventDetails; d != nil && ev.Type == sfntypes.HistoryEventTypeTaskStateExited && aws.ToString(d.Name) == "ReapIfIdle" {
+			var r fleet.Reap
+			if json.Unmarshal([]byte(aws.ToString(d.Output)), &r) == nil {
+				p.reap = r.Outcome
 			}
+		}
+		// A caught failure exits its state too (TaskFailed, then TaskStateExited), so the
+		// runner's normal end is the runTask's TaskSucceeded: the only ECS runTask Tasks
+		// are RunRunner and RunRunnerOnDemand.
+		if d := ev.TaskSucceededEventDetails; d != nil && aws.ToString(d.ResourceType) == "ecs" && strings.HasPrefix(aws.ToString(d.Resource), "runTask") {
+			p.runnerExited = true
 		}
 		if arn := history.SubmittedTask(ev); arn != "" && !contains(p.tasks, arn) {
 			p.tasks = append(p.tasks, arn)

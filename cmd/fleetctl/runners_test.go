@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/runnerfleet/fleet/internal/fleet"
@@ -284,5 +285,44 @@ func TestRunnersListAWSErrorIsOneLine(t *testing.T) {
 	r := e.run("", "runners", "list")
 	if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "states:DescribeExecution") || r.stdout != "" {
 		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 and one line naming the denied call", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestReadProgress(t *testing.T) {
+	ev := func(typ sfntypes.HistoryEventType, f func(*sfntypes.HistoryEvent)) sfntypes.HistoryEvent {
+		e := sfntypes.HistoryEvent{Type: typ}
+		if f != nil {
+			f(&e)
+		}
+		return e
+	}
+	exited := func(name, output string) sfntypes.HistoryEvent {
+		return ev(sfntypes.HistoryEventTypeTaskStateExited, func(e *sfntypes.HistoryEvent) {
+			e.StateExitedEventDetails = &sfntypes.StateExitedEventDetails{Name: aws.String(name), Output: aws.String(output)}
+		})
+	}
+	ecsSucceeded := ev(sfntypes.HistoryEventTypeTaskSucceeded, func(e *sfntypes.HistoryEvent) {
+		e.TaskSucceededEventDetails = &sfntypes.TaskSucceededEventDetails{ResourceType: aws.String("ecs"), Resource: aws.String("runTask.sync"), Output: aws.String("{}")}
+	})
+	submitted := ev(sfntypes.HistoryEventTypeTaskSubmitted, func(e *sfntypes.HistoryEvent) {
+		e.TaskSubmittedEventDetails = &sfntypes.TaskSubmittedEventDetails{ResourceType: aws.String("ecs"), Resource: aws.String("runTask.sync"), Output: aws.String(`{"Tasks":[{"TaskArn":"arn:t1"}]}`)}
+	})
+	failed := ev(sfntypes.HistoryEventTypeTaskFailed, func(e *sfntypes.HistoryEvent) {
+		e.TaskFailedEventDetails = &sfntypes.TaskFailedEventDetails{ResourceType: aws.String("ecs"), Resource: aws.String("runTask.sync"), Error: aws.String("States.TaskFailed")}
+	})
+
+	// A caught RunRunner failure exits the state too (fixtures/aws/stepfunctions/history/
+	// lambda-invoke-service.exception-caught.json): it is not a normal end.
+	p := readProgress([]sfntypes.HistoryEvent{submitted, failed, exited("RunRunner", `{"failure":{}}`)})
+	if p.runnerExited || len(p.tasks) != 1 || p.tasks[0] != "arn:t1" {
+		t.Errorf("caught failure: %+v; want tasks [arn:t1] and not exited", p)
+	}
+	p = readProgress([]sfntypes.HistoryEvent{submitted, ecsSucceeded, exited("RunRunner", "{}")})
+	if !p.runnerExited {
+		t.Errorf("runTask succeeded: %+v; want exited", p)
+	}
+	p = readProgress([]sfntypes.HistoryEvent{exited("ReapIfIdle", `{"outcome":"reaped","task_arn":"arn:t1"}`)})
+	if p.reap != fleet.ReapReaped {
+		t.Errorf("reap outcome %q, want reaped", p.reap)
 	}
 }
