@@ -36,7 +36,6 @@ type SetupGitHubOptions struct {
 	AppID          int64
 	PrivateKeyFile string
 	APIURL         string
-	WebhookURL     string
 }
 
 // WebhookEvent is the only event the fleet's webhook needs.
@@ -92,9 +91,6 @@ func (c *SetupGitHubCommand) Run(ctx context.Context, args []string) error {
 	if (opts.AppID != 0) != (opts.PrivateKeyFile != "") {
 		return usageErrorf("a GitHub App needs both --app-id and --private-key-file")
 	}
-	if opts.WebhookURL = *ff.values[OutputWebhookURL]; opts.WebhookURL == "" {
-		opts.WebhookURL = c.m.Getenv("FLEET_WEBHOOK_URL")
-	}
 	sec, err := c.credentials(opts)
 	if err != nil {
 		return err
@@ -140,11 +136,10 @@ func (c *SetupGitHubCommand) setup(ctx context.Context, f *Fleet, opts SetupGitH
 	if err != nil {
 		return err
 	}
-	hookURL := opts.WebhookURL
-	if hookURL == "" {
-		if hookURL, err = f.Resource(ctx, OutputWebhookURL); err != nil {
-			return err
-		}
+	// --webhook-url, FLEET_WEBHOOK_URL, else the stack's WebhookUrl.
+	hookURL, err := f.Resource(ctx, OutputWebhookURL)
+	if err != nil {
+		return err
 	}
 	if u, err := url.Parse(hookURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("webhook URL %q is not an http(s) URL; pass --webhook-url (the stack's WebhookUrl output)", hookURL)
