@@ -268,7 +268,8 @@ func (e *env) seedRunner(s seed) seeded {
 
 	exists := s.phase != phaseBuilding
 	state.Plan = &fleet.Plan{
-		Image:    fleet.ImagePlan{Ref: s.image, Tag: "ubuntu-24.04-x64-0123456789abcdef0123", Exists: exists, Arch: "x64", TaskDefinitionArn: e.taskDef},
+		Image: fleet.ImagePlan{Ref: s.image, Tag: "ubuntu-24.04-x64-0123456789abcdef0123", Exists: exists, Arch: "x64", TaskDefinitionArn: e.taskDef,
+			BuildName: "ubuntu-24_04-x64-0123456789abcdef0123-2026112708"},
 		Class:    fleet.DefaultClassTable()[s.class],
 		Timeouts: fleet.Timeouts{BuildSeconds: 3600, IdleSeconds: 300, RunnerTTLSeconds: 21600},
 	}

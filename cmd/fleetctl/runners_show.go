@@ -18,6 +18,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/runnerfleet/fleet/internal/fleet"
+	"github.com/runnerfleet/fleet/internal/history"
 )
 
 // RunnersShowCommand shows one runner: its timeline, task, exit code, error and links.
@@ -53,6 +54,9 @@ type RunnerDetail struct {
 	Timeline    []TimelineEntry `json:"timeline"`
 	Truncated   bool            `json:"history_truncated,omitempty"`
 	RunnerScope string          `json:"runner_scope,omitempty"`
+	// ImageBuild is the RunnerFleetImageBuild execution the runner's image needed.
+	ImageBuild    string `json:"image_build,omitempty"`
+	ImageBuildURL string `json:"image_build_console_url,omitempty"`
 }
 
 // TimelineEntry is one state entered (or the execution's end).
@@ -144,8 +148,16 @@ func (c *RunnersShowCommand) detail(ctx context.Context, f *Fleet, name string) 
 	d.Timeline = timeline(events)
 	p := readProgress(events)
 	d.Tasks = p.tasks
-	if doc := latestState(events); doc != nil && doc.Runner != nil {
+	if doc := latestState(events); doc != nil {
 		d.RunnerScope = doc.Runner.Scope
+	}
+	// The image build this runner waited for, when its image had to be built.
+	if doc := latestDoc(events, `"plan"`, func(st *fleet.State) bool { return st.Plan != nil && st.Plan.Image.BuildName != "" }); doc != nil && !doc.Plan.Image.Exists {
+		if machine, err := f.ImageBuildStateMachineARN(ctx); err == nil {
+			if arn, err := history.ExecutionARN(machine, doc.Plan.Image.BuildName); err == nil {
+				d.ImageBuild, d.ImageBuildURL = doc.Plan.Image.BuildName, consoleURL(f.Region(), arn)
+			}
+		}
 	}
 	if len(d.Tasks) > 0 {
 		d.TaskARN = d.Tasks[0]
@@ -226,8 +238,14 @@ func timeline(events []sfntypes.HistoryEvent) []TimelineEntry {
 }
 
 // latestState is the newest state document the history shows (a state's input or
-// output), for the runner's registration (runner.scope, runner.id).
+// output) that records the runner's registration (runner.scope, runner.id).
 func latestState(events []sfntypes.HistoryEvent) *fleet.State {
+	return latestDoc(events, `"runner"`, func(st *fleet.State) bool { return st.Runner != nil && st.Runner.Scope != "" })
+}
+
+// latestDoc is the newest state document (events oldest first) containing key and
+// accepted by ok.
+func latestDoc(events []sfntypes.HistoryEvent, key string, ok func(*fleet.State) bool) *fleet.State {
 	for i := len(events) - 1; i >= 0; i-- {
 		ev := events[i]
 		var docs []string
@@ -238,11 +256,11 @@ func latestState(events []sfntypes.HistoryEvent) *fleet.State {
 			docs = append(docs, aws.ToString(d.Input))
 		}
 		for _, doc := range docs {
-			if !strings.Contains(doc, `"runner"`) {
+			if !strings.Contains(doc, key) {
 				continue
 			}
 			var st fleet.State
-			if err := json.Unmarshal([]byte(doc), &st); err == nil && st.Runner != nil && st.Runner.Scope != "" {
+			if err := json.Unmarshal([]byte(doc), &st); err == nil && ok(&st) {
 				return &st
 			}
 		}
@@ -311,6 +329,8 @@ func (c *RunnersShowCommand) print(w io.Writer, d *RunnerDetail) error {
 	} else {
 		row("running for", dur)
 	}
+	row("image build", d.ImageBuild)
+	row("image build console", d.ImageBuildURL)
 	row("outcome", d.Outcome)
 	row("runner scope", d.RunnerScope)
 	for i, t := range d.Tasks {

@@ -91,7 +91,7 @@ func TestRunnersListJSON(t *testing.T) {
 func TestRunnersShow(t *testing.T) {
 	e := newEnv(t)
 	mix := seedMix(e)
-	for _, key := range []string{"failed", "running", "reaped"} {
+	for _, key := range []string{"failed", "running", "reaped", "building"} {
 		t.Run(key, func(t *testing.T) {
 			r := e.run("", "runners", "show", mix[key].name)
 			if r.code != 0 {
@@ -253,6 +253,16 @@ func TestDeriveState(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRunnersStopBeforeRegistration(t *testing.T) {
+	e := newEnv(t)
+	s := e.seedRunner(seed{job: 700, phase: phaseResolving})
+	r := e.run("", "runners", "stop", s.name)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	golden(t, "runners_stop_starting", r.stdout)
 }
 
 func TestRunnersStopBusyRegistration(t *testing.T) {
