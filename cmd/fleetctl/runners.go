@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,6 +79,7 @@ type progress struct {
 // readProgress scans events (any order) for the signals the STATE column needs.
 func readProgress(events []sfntypes.HistoryEvent) progress {
 	p := progress{entered: map[string]bool{}}
+	var submitted []submission
 	for _, ev := range events {
 		if d := ev.StateEnteredEventDetails; d != nil && strings.HasSuffix(string(ev.Type), "StateEntered") {
 			p.entered[aws.ToString(d.Name)] = true
@@ -93,11 +96,21 @@ func readProgress(events []sfntypes.HistoryEvent) progress {
 		if d := ev.TaskSucceededEventDetails; d != nil && aws.ToString(d.ResourceType) == "ecs" && strings.HasPrefix(aws.ToString(d.Resource), "runTask") {
 			p.runnerExited = true
 		}
-		if arn := history.SubmittedTask(ev); arn != "" && !contains(p.tasks, arn) {
-			p.tasks = append(p.tasks, arn)
+		if arn := history.SubmittedTask(ev); arn != "" && !slices.ContainsFunc(submitted, func(s submission) bool { return s.arn == arn }) {
+			submitted = append(submitted, submission{ev.Id, arn})
 		}
 	}
+	// Newest first, whichever order the events came in.
+	slices.SortFunc(submitted, func(a, b submission) int { return cmp.Compare(b.id, a.id) })
+	for _, s := range submitted {
+		p.tasks = append(p.tasks, s.arn)
+	}
 	return p
+}
+
+type submission struct {
+	id  int64
+	arn string
 }
 
 // deriveState maps an execution to its STATE. tagged reports whether the runner's

@@ -327,6 +327,16 @@ func TestReadProgress(t *testing.T) {
 	if p.runnerExited || len(p.tasks) != 1 || p.tasks[0] != "arn:t1" {
 		t.Errorf("caught failure: %+v; want tasks [arn:t1] and not exited", p)
 	}
+	// A Spot fallback submits a second task: newest first, in either order.
+	second := submitted
+	second.Id = 40
+	second.TaskSubmittedEventDetails = &sfntypes.TaskSubmittedEventDetails{ResourceType: aws.String("ecs"), Resource: aws.String("runTask.sync"), Output: aws.String(`{"Tasks":[{"TaskArn":"arn:t2"}]}`)}
+	submitted.Id = 12
+	for _, evs := range [][]sfntypes.HistoryEvent{{submitted, second}, {second, submitted}} {
+		if p := readProgress(evs); len(p.tasks) != 2 || p.tasks[0] != "arn:t2" {
+			t.Errorf("tasks %q, want [arn:t2 arn:t1]", p.tasks)
+		}
+	}
 	p = readProgress([]sfntypes.HistoryEvent{submitted, ecsSucceeded, exited("RunRunner", "{}")})
 	if !p.runnerExited {
 		t.Errorf("runTask succeeded: %+v; want exited", p)
