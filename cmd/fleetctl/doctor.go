@@ -28,6 +28,14 @@ type DoctorOptions struct {
 	// Scope is the GitHub repository or organisation to check; zero means the scope
 	// the newest execution recorded.
 	Scope ghrunner.Scope
+	JSON  bool
+}
+
+// CheckResult is one line of doctor's report.
+type CheckResult struct {
+	Check  string `json:"check"`
+	Status string `json:"status"` // OK, FAIL or SKIP
+	Detail string `json:"detail"`
 }
 
 // check is one line of the report.
@@ -45,6 +53,7 @@ func (c *DoctorCommand) Run(ctx context.Context, args []string) error {
 	ff.register(fs)
 	repo := fs.String("repo", "", "check GitHub access and the webhook on repository OWNER/NAME (default: env FLEET_GITHUB_SCOPE, else the scope the newest runner registered in)")
 	org := fs.String("org", "", "check GitHub access and the webhook on organisation NAME")
+	asJSON := fs.Bool("json", false, "print the checks as JSON: [{\"check\", \"status\" (OK, FAIL, SKIP), \"detail\"}]")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: fleetctl doctor [--repo OWNER/NAME | --org NAME] [options]\n\nChecks the stack outputs, the secret, GitHub access, the webhook and its last delivery,\nthe state machine and the class table. Exit status 1 when any check fails.\n\noptions:\n")
 		fs.PrintDefaults()
@@ -78,17 +87,28 @@ func (c *DoctorCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	opts.JSON = *asJSON
 	checks := c.checks(ctx, f, opts)
 	failed := 0
+	report := make([]CheckResult, 0, len(checks))
 	for _, ch := range checks {
+		r := CheckResult{Check: ch.name, Status: "OK", Detail: ch.note}
 		switch {
 		case ch.skip:
-			fmt.Fprintf(c.m.Stdout, "SKIP  %s: %s\n", ch.name, ch.note)
+			r.Status = "SKIP"
 		case ch.err != nil:
 			failed++
-			fmt.Fprintf(c.m.Stdout, "FAIL  %s: %s\n", ch.name, oneLine(ch.err.Error()))
-		default:
-			fmt.Fprintf(c.m.Stdout, "OK    %s: %s\n", ch.name, ch.note)
+			r.Status, r.Detail = "FAIL", oneLine(ch.err.Error())
+		}
+		report = append(report, r)
+	}
+	if opts.JSON {
+		if err := writeJSON(c.m.Stdout, report); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range report {
+			fmt.Fprintf(c.m.Stdout, "%-4s  %s: %s\n", r.Status, r.Check, r.Detail)
 		}
 	}
 	if failed > 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -74,5 +75,25 @@ func TestDoctor(t *testing.T) {
 			}
 			golden(t, tt.name, strings.ReplaceAll(r.stdout, e.ghURL, "http://githubfake"))
 		})
+	}
+}
+
+func TestDoctorJSON(t *testing.T) {
+	e := healthyEnv(t)
+	e.aws.SecretsManager.Put(testSecretName, `not json`)
+	r := e.run("", "doctor", "--repo", "octo/hello", "--json")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1: %s", r.code, r.stderr)
+	}
+	var got []CheckResult
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, r.stdout)
+	}
+	status := map[string]string{}
+	for _, c := range got {
+		status[c.Check] = c.Status
+	}
+	if status["secret"] != "FAIL" || status["GitHub access"] != "SKIP" || status["class table"] != "OK" {
+		t.Errorf("statuses %v", status)
 	}
 }
