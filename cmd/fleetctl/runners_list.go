@@ -147,7 +147,12 @@ func (c *RunnersListCommand) list(ctx context.Context, f *Fleet, opts RunnersLis
 	if err != nil {
 		return nil, false, err
 	}
+	// Without a filter every execution read is shown, so read no more than --limit.
+	unfiltered := len(opts.States) == 0 && opts.Repo == ""
 	in := &sfn.ListExecutionsInput{StateMachineArn: aws.String(sm), MaxResults: listPageSize}
+	if unfiltered {
+		in.MaxResults = int32(min(listPageSize, opts.Limit))
+	}
 	if len(opts.States) > 0 && allIn(opts.States, liveStates) {
 		in.StatusFilter = sfntypes.ExecutionStatusRunning
 	}
@@ -170,6 +175,9 @@ func (c *RunnersListCommand) list(ctx context.Context, f *Fleet, opts RunnersLis
 		}
 		if scanned+len(items) > maxScan {
 			items = items[:maxScan-scanned]
+		}
+		if unfiltered && len(items) > opts.Limit-len(out) {
+			items = items[:opts.Limit-len(out)]
 		}
 		scanned += len(items)
 		runners, err := c.read(ctx, f, items, opts.Concurrency)

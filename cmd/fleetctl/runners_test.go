@@ -200,8 +200,11 @@ func TestRunnersListPaginates(t *testing.T) {
 	if r := e.run("", "runners", "list", "--limit", "5"); r.code != 0 || strings.Count(r.stdout, "\n") != 6 {
 		t.Errorf("--limit 5: exit %d, %d lines", r.code, strings.Count(r.stdout, "\n"))
 	}
-	if calls := e.aws.Calls("sfn", "DescribeExecution"); calls > 100 {
-		t.Errorf("--limit 5 described %d executions, want at most one page", calls)
+	if calls := e.aws.Calls("sfn", "DescribeExecution"); calls != 5 {
+		t.Errorf("--limit 5 described %d executions, want 5", calls)
+	}
+	if calls := e.aws.Calls("sfn", "ListExecutions"); calls != 1 {
+		t.Errorf("--limit 5 listed %d pages, want 1", calls)
 	}
 }
 
