@@ -20,6 +20,9 @@ type Config struct {
 	// GitHubRateLimited for the state machine to retry later. Keep it well below the
 	// state's TimeoutSeconds (300).
 	Budget time.Duration
+	// BusyWait (CLEANUP_BUSY_WAIT_SECONDS, default 20) is how long Cleanup keeps trying to
+	// delete a registration GitHub still counts busy after its task was stopped.
+	BusyWait time.Duration
 	// SecretTTL (SECRET_CACHE_SECONDS, default 300) bounds how long the secret is cached.
 	SecretTTL time.Duration
 }
@@ -38,6 +41,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SecretARN:  strings.TrimSpace(getenv("GITHUB_SECRET_ARN")),
 		ClusterARN: strings.TrimSpace(getenv("CLUSTER_ARN")),
 		Budget:     60 * time.Second,
+		BusyWait:   20 * time.Second,
 		SecretTTL:  5 * time.Minute,
 	}
 	if c.SecretARN == "" {
@@ -45,6 +49,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if !strings.HasPrefix(c.ClusterARN, "arn:") || !strings.Contains(c.ClusterARN, ":cluster/") {
 		errs = append(errs, &ConfigError{"CLUSTER_ARN", fmt.Sprintf("%q must be the runner cluster's ARN (arn:aws:ecs:<region>:<account>:cluster/<name>)", c.ClusterARN)})
+	}
+	if err := seconds(getenv, "CLEANUP_BUSY_WAIT_SECONDS", 0, 120, &c.BusyWait); err != nil {
+		errs = append(errs, err)
 	}
 	if err := seconds(getenv, "CLEANUP_BUDGET_SECONDS", 1, 240, &c.Budget); err != nil {
 		errs = append(errs, err)

@@ -94,7 +94,7 @@ func newEnv(t *testing.T) *env {
 	}
 	e.execution = aws.ToString(started.ExecutionArn)
 
-	conf, err := LoadConfig(mapEnv(map[string]string{"GITHUB_SECRET_ARN": secretARN, "CLUSTER_ARN": e.cluster}))
+	conf, err := LoadConfig(mapEnv(map[string]string{"GITHUB_SECRET_ARN": secretARN, "CLUSTER_ARN": e.cluster, "CLEANUP_BUSY_WAIT_SECONDS": "1"}))
 	if err != nil {
 		t.Fatal(err)
 	}

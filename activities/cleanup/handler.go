@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -87,12 +88,13 @@ func (h *Handler) Handle(ctx context.Context, in fleet.Invocation) (fleet.Result
 	var notes []string
 
 	// The registration first: a deleted runner takes no new job while its task stops.
+	busy := false
 	ghErr := h.deleteRegistration(ctx, log, st)
 	switch {
 	case ghErr == nil:
 	case errors.Is(ghErr, fleet.ErrRunnerBusy):
-		log.WarnContext(ctx, "runner was running a job while being torn down; stopping its task anyway", "runner_id", st.Runner.ID, "error", ghErr)
-		notes = append(notes, fmt.Sprintf("runner %s was running a job when Cleanup tore it down; its task was stopped and GitHub fails that job once the runner stops answering; the janitor removes the offline registration", res.RunnerName))
+		log.WarnContext(ctx, "runner was running a job while being torn down; stopping its task first", "runner_id", st.Runner.ID, "error", ghErr)
+		busy = true
 		res.JobRan = true
 		ghErr = nil
 	case isPermanentGitHub(ghErr):
@@ -109,6 +111,16 @@ func (h *Handler) Handle(ctx context.Context, in fleet.Invocation) (fleet.Result
 
 	// Then every task the execution started.
 	stopErr := h.stopTasks(ctx, log, in.Execution, st, v, &res)
+
+	// A busy runner (the TTL or a failure stopped it mid-job) is freed by GitHub once
+	// its task is gone and the job fails; delete it then, within the budget, rather than
+	// leave it to the janitor.
+	if busy && stopErr == nil {
+		if err := h.deleteOnceIdle(ctx, log, st); err != nil {
+			log.WarnContext(ctx, "runner registration still busy after its task stopped; the janitor removes it", "runner_id", st.Runner.ID, "error", err)
+			notes = append(notes, fmt.Sprintf("runner %s was running a job when Cleanup tore it down; its task was stopped, GitHub fails that job once the runner stops answering, and the janitor removes the registration", res.RunnerName))
+		}
+	}
 
 	if err := errors.Join(stopErr, ghErr); err != nil {
 		return fleet.Result{}, h.transient(err, v)
@@ -148,6 +160,25 @@ func (h *Handler) deleteRegistration(ctx context.Context, log *slog.Logger, st f
 		log.InfoContext(ctx, "runner registration deleted", "runner_id", st.Runner.ID, "scope", scope.String())
 	}
 	return err
+}
+
+// deleteOnceIdle retries the registration delete while GitHub still counts the runner
+// busy, backing off from 250 ms to 2 s, for at most BusyWait.
+func (h *Handler) deleteOnceIdle(ctx context.Context, log *slog.Logger, st fleet.State) error {
+	deadline := time.Now().Add(h.cfg.BusyWait)
+	wait := 250 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		err := h.deleteRegistration(ctx, log, st)
+		if !errors.Is(err, fleet.ErrRunnerBusy) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 func deleteRunner(ctx context.Context, gh runnerDeleter, scope ghrunner.Scope, id int64) error {

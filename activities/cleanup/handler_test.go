@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -204,6 +205,23 @@ func cleanupCases() []cleanupCase {
 			outcome: fleet.OutcomeFailed, errName: fleet.ErrRunnerTimedOut,
 			causeHas: []string{"runner_ttl_seconds = 21600 s", "was running a job when Cleanup tore it down"},
 			jobRan:   true, taskArn: true, stops: 1, registration: regKept, readsHistory: true,
+		},
+		{
+			name: "RunnerTimedOut: busy at the TTL, released once its task stopped",
+			setup: func(t *testing.T, e *env, st *fleet.State) {
+				e.launch(t, true)
+				if _, err := e.gh.ConnectRunner(e.jit); err != nil {
+					t.Fatal(err)
+				}
+				mustNoErr(t, e.gh.SetBusy(e.runner.ID, true))
+				// GitHub fails the job and frees the runner soon after its task is gone.
+				id := e.runner.ID
+				time.AfterFunc(300*time.Millisecond, func() { _ = e.gh.SetBusy(id, false) })
+				st.Run = &fleet.Run{Task: caughtTask("RunRunner", errTimeout, ""), Reap: &fleet.Reap{Outcome: fleet.ReapBusy}}
+			},
+			outcome: fleet.OutcomeFailed, errName: fleet.ErrRunnerTimedOut,
+			causeHas: []string{"runner_ttl_seconds = 21600 s"},
+			jobRan:   true, taskArn: true, stops: 1, registration: regDeleted, readsHistory: true,
 		},
 		{
 			name: "RunnerFailed: the runner crashed mid-job",
