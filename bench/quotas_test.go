@@ -1,0 +1,65 @@
+package bench
+
+import (
+	"testing"
+	"time"
+)
+
+func TestQuotaMinimum(t *testing.T) {
+	tests := []struct {
+		name string
+		q    Quota
+		n    int
+		want time.Duration
+	}{
+		{name: "within the burst", q: Quota{Burst: 100, PerSecond: 20, PerJob: 1}, n: 100, want: 0},
+		{name: "past the burst", q: Quota{Burst: 100, PerSecond: 20, PerJob: 1}, n: 1000, want: 45 * time.Second},
+		{name: "five tokens a job", q: Quota{Burst: 5000, PerSecond: 1500, PerJob: 5}, n: 1600, want: 2 * time.Second},
+		{name: "GitHub writes", q: Quota{Burst: 180, PerSecond: 3, PerJob: 1}, n: 1000, want: 273333333333},
+		{name: "no tokens needed", q: Quota{Burst: 0, PerSecond: 1, PerJob: 0}, n: 1000, want: 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.q.Minimum(tc.n); got != tc.want {
+				t.Errorf("%+v.Minimum(%d) = %v, want %v", tc.q, tc.n, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTheoreticalMinimum(t *testing.T) {
+	q := DefaultQuotas()
+	got, b := q.TheoreticalMinimum(1000, 0)
+	if b.Quota.ID != q.GitHubWrites.ID {
+		t.Errorf("binding quota for 1000 jobs = %s, want the GitHub write limit", b.Quota.ID)
+	}
+	if want := q.GitHubWrites.Minimum(1000); got != want {
+		t.Errorf("TheoreticalMinimum(1000) = %v, want %v", got, want)
+	}
+	// A build longer than every quota's bound is the floor.
+	if got, _ := q.TheoreticalMinimum(10, 3*time.Minute); got != 3*time.Minute {
+		t.Errorf("TheoreticalMinimum(10, 3m) = %v, want the 3m floor", got)
+	}
+	bounds := q.Bounds(1000)
+	for i := 1; i < len(bounds); i++ {
+		if bounds[i].Minimum > bounds[i-1].Minimum {
+			t.Errorf("Bounds not sorted: %v before %v", bounds[i-1].Minimum, bounds[i].Minimum)
+		}
+	}
+}
+
+func TestQuotasValidate(t *testing.T) {
+	if err := DefaultQuotas().Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	bad := DefaultQuotas()
+	bad.RunTask.PerSecond = 0
+	if err := bad.Validate(); err == nil {
+		t.Error("Validate accepted a RunTask rate of 0")
+	}
+	bad = DefaultQuotas()
+	bad.LambdaConcurrency = 0
+	if err := bad.Validate(); err == nil {
+		t.Error("Validate accepted a Lambda concurrency of 0")
+	}
+}
