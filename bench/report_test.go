@@ -98,7 +98,7 @@ func sampleReport(t *testing.T) *Report {
 		Fargate:   NotRunning{Boot: 60, Shutdown: 5, PerJob: 65, Tasks: 3},
 		Functions: map[string]FunctionStats{"webhook": {Invocations: 9, MemoryMB: 256}},
 		AWSCalls:  map[string]int{"kms.Encrypt": 3, "ecs.DescribeTasks": 999}, GitHubCalls: map[string]int64{"actions/generate-runner-jitconfig-for-repo": 3},
-		Longest:   []JobWait{{ID: 7, Set: "new image (fedora:41)", Wait: 240, Outcome: "success"}}}
+		Longest: []JobWait{{ID: 7, Set: "new image (fedora:41)", Wait: 240, Outcome: "success"}}}
 	r.Bursts = []*BurstResult{b}
 	if err := r.Price(); err != nil {
 		t.Fatal(err)
