@@ -63,6 +63,14 @@ func (e *Engine) event(m message) {
 			r.mu.Unlock()
 			r.cond.Broadcast()
 		}
+	case "StateRetried":
+		// A retried Task calls its handler again without a new StateEntered.
+		if st.Type == "Task" {
+			r.mu.Lock()
+			r.entered[st.Name]++
+			r.mu.Unlock()
+			r.cond.Broadcast()
+		}
 	case "StateExited":
 		var evs []awsfake.HistoryEvent
 		if st.Type == "Parallel" {
