@@ -282,6 +282,15 @@ func (r *Runtime) Invoke(ctx context.Context, name string, payload []byte) ([]by
 		}
 		return res.body, nil
 	case <-ctx.Done():
+		// The caller gave up (e.g. GitHub's delivery timeout). As in Lambda, a queued or
+		// running invocation still runs and is billed when it ends.
+		go func() {
+			select {
+			case res := <-inv.done:
+				r.account(fn, inv, res)
+			case <-time.After(fn.Timeout + 10*time.Minute):
+			}
+		}()
 		return nil, ctx.Err()
 	}
 }

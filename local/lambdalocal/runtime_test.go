@@ -158,3 +158,30 @@ func TestStartRejectsMissingBootstrap(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// A caller that gives up (GitHub's delivery timeout, say) does not make the invocation
+// vanish from the bill: it still runs and Stats counts it when it ends.
+func TestInvokeAbandonedStillCounted(t *testing.T) {
+	bin := buildEcho(t)
+	rt, _, _ := start(t, Function{Name: "echo", Bootstrap: bin, Concurrency: 1, Timeout: 5 * time.Second, MemoryMB: 128})
+	if _, err := rt.Invoke(context.Background(), "echo", []byte(`{"value":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	// Occupies the only sandbox past the caller's deadline (the echo's "sleep" is 10 s,
+	// cut at the 5 s timeout; either way it ends).
+	if _, err := rt.Invoke(ctx, "echo", []byte(`{"do":"sleep"}`)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Invoke with an expiring context = %v, want DeadlineExceeded", err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for rt.Stats()["echo"].Invocations < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("abandoned invocation never counted: %+v", rt.Stats()["echo"])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s := rt.Stats()["echo"]; s.Billed < time.Second {
+		t.Errorf("abandoned invocation billed %v in all, want the seconds it ran", s.Billed)
+	}
+}
