@@ -24,6 +24,10 @@ type Faults struct {
 	// GitHub. A scaled local environment shortens it so a limited burst recovers in
 	// seconds (Retry-After follows it).
 	WriteWindow time.Duration
+	// WritesPerRoute counts WritesPerMinute per credential and route, as GitHub's
+	// "points per minute per REST endpoint" does (JIT configs and runner deletions
+	// then have separate budgets); false counts every write of a credential together.
+	WritesPerRoute bool
 	// PrimaryLimit is the hourly request budget per credential (GitHub: 5000 for
 	// installations and users). 0 means 5000. Past it: 403 with X-RateLimit-Remaining 0.
 	PrimaryLimit int
@@ -227,7 +231,7 @@ func (s *Server) anonymousKey(r *http.Request) string {
 }
 
 // takeWrite enforces the secondary (content-creation) limit on writes.
-func (s *Server) takeWrite(w http.ResponseWriter, p *principal) bool {
+func (s *Server) takeWrite(w http.ResponseWriter, p *principal, route string) bool {
 	s.mu.Lock()
 	limit := s.faults.WritesPerMinute
 	if limit <= 0 {
@@ -240,6 +244,9 @@ func (s *Server) takeWrite(w http.ResponseWriter, p *principal) bool {
 	}
 	now := s.now()
 	key := p.rateKey()
+	if s.faults.WritesPerRoute {
+		key += " " + route
+	}
 	recent := s.writes[key][:0]
 	for _, t := range s.writes[key] {
 		if now.Sub(t) < window {

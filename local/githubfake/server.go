@@ -251,7 +251,7 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, route string
 	if s.injectFault(rec, route) {
 		return
 	}
-	if isWrite(r.Method) && !s.takeWrite(rec, p) {
+	if isWrite(r.Method) && !s.takeWrite(rec, p, route) {
 		return
 	}
 	if acc.scope != nil {

@@ -700,6 +700,28 @@ func TestRateLimits(t *testing.T) {
 			t.Errorf("after the window: %d %s", a.status, a.body)
 		}
 	})
+	t.Run("secondary per route", func(t *testing.T) {
+		auth := "token " + testPAT
+		for _, perRoute := range []bool{false, true} {
+			e := newEnv(t)
+			e.fake.SetFaults(Faults{WritesPerMinute: 1, WritesPerRoute: perRoute})
+			if a := e.do(t, "POST", "/api/v3/repos/octo-org/app/actions/runners/generate-jitconfig", auth, jitBody("r0", "self-hosted")); a.status != 201 {
+				t.Fatalf("per route %v: first write: %d %s", perRoute, a.status, a.body)
+			}
+			if a := e.do(t, "POST", "/api/v3/repos/octo-org/app/actions/runners/generate-jitconfig", auth, jitBody("r1", "self-hosted")); a.status != 403 {
+				t.Errorf("per route %v: second JIT config: %d, want 403", perRoute, a.status)
+			}
+			// A deletion is another endpoint: its own budget only when counted per route
+			// (an unknown runner then answers 404, not the secondary limit).
+			want := 403
+			if perRoute {
+				want = 404
+			}
+			if a := e.do(t, "DELETE", "/api/v3/repos/octo-org/app/actions/runners/424242", auth, ""); a.status != want {
+				t.Errorf("per route %v: delete after the JIT budget is spent: %d %s, want %d", perRoute, a.status, a.body, want)
+			}
+		}
+	})
 }
 
 func TestFaultsAndCounters(t *testing.T) {
