@@ -75,6 +75,9 @@ type Scenario struct {
 	// GitHubWritesPerMinute overrides the GitHub write quota (per minute, production);
 	// 0 keeps Quotas.GitHubWrites.
 	GitHubWritesPerMinute float64 `json:"github_writes_per_minute,omitempty"`
+	// GitHubSecondary is how many JIT-config requests GitHub answers with its
+	// secondary rate limit (403, Retry-After: 60) on top of the enforced quota.
+	GitHubSecondary int `json:"github_secondary_limited"`
 	// SpotShortage is how many FARGATE_SPOT placements fail for capacity.
 	SpotShortage int `json:"spot_shortage"`
 	// ECSThrottle is the share of every ECS call answered ThrottlingException.
@@ -245,10 +248,14 @@ func RunBurst(ctx context.Context, cfg BurstConfig) (*BurstResult, error) {
 
 	// Warm up: one job per prebuilt image, so the burst finds them in ECR, as a fleet
 	// in use would. Not measured.
+	// Warm-up builds take no time: they are not measured. BuildDuration is read when a
+	// build starts, and every warm-up build has ended before the burst begins.
 	began := time.Now()
+	env.Opts.BuildDuration = 100 * time.Millisecond
 	if err := warmUp(ctx, env, cfg); err != nil {
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
+	env.Opts.BuildDuration = cfg.wall(cfg.BuildDuration)
 	log.Info("warm-up done", "seconds", time.Since(began).Seconds())
 	if err := applyQuotas(env, cfg); err != nil {
 		return nil, err
@@ -327,15 +334,19 @@ func applyQuotas(env *fleetlocal.Env, cfg BurstConfig) error {
 	if err := env.AWS.SetFault("sfn", "StartExecution", awsfake.Fault{Bucket: env.AWS.NewTokenBucket(q.StartExecution.Burst, q.StartExecution.PerSecond/s)}); err != nil {
 		return err
 	}
-	perMinute := q.GitHubWrites.PerSecond * 60
-	if cfg.Scenario.GitHubWritesPerMinute > 0 {
-		perMinute = cfg.Scenario.GitHubWritesPerMinute
-	}
-	// The fake counts writes in 60 s windows of wall time = 60/scale production seconds.
+	gw := githubQuota(cfg)
+	// A sliding window of Window × scale wall time holds Window of production time.
 	env.GitHub.SetFaults(githubfake.Faults{
 		ServerErrorRatio: cfg.Scenario.GitHub5xx,
-		WritesPerMinute:  int(math.Round(perMinute / s)),
+		WritesPerMinute:  int(gw.Burst),
+		WriteWindow:      cfg.wall(gw.Window),
+		WritesPerRoute:   true,
 	})
+	if n := cfg.Scenario.GitHubSecondary; n > 0 {
+		env.GitHub.ForceResponse(jitRoute, githubfake.Forced{Status: 403, Times: n,
+			Message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+			Header:  map[string][]string{"Retry-After": {"60"}}})
+	}
 	if cfg.Scenario.SpotShortage > 0 {
 		env.AWS.ECS.SetCapacityShortage("FARGATE_SPOT", cfg.Scenario.SpotShortage)
 	}
@@ -345,6 +356,22 @@ func applyQuotas(env *fleetlocal.Env, cfg BurstConfig) error {
 		}
 	}
 	return nil
+}
+
+// jitRoute is the GitHub operation RequestRunner calls for a repository runner.
+const jitRoute = "actions/generate-runner-jitconfig-for-repo"
+
+// githubQuota is the GitHub write quota the scenario runs under.
+func githubQuota(cfg BurstConfig) Quota {
+	q := cfg.Quotas.GitHubWrites
+	if q.Window <= 0 {
+		q.Window = time.Minute
+	}
+	if pm := cfg.Scenario.GitHubWritesPerMinute; pm > 0 {
+		q.Burst = pm * q.Window.Minutes()
+		q.PerSecond = pm / 60
+	}
+	return q
 }
 
 type queued struct {
@@ -521,10 +548,7 @@ func measure(ctx context.Context, env *fleetlocal.Env, cfg BurstConfig, ids []qu
 		}
 	}
 	q := cfg.Quotas
-	if cfg.Scenario.GitHubWritesPerMinute > 0 {
-		q.GitHubWrites.PerSecond = cfg.Scenario.GitHubWritesPerMinute / 60
-		q.GitHubWrites.Burst = cfg.Scenario.GitHubWritesPerMinute
-	}
+	q.GitHubWrites = githubQuota(cfg)
 	minimum, binding := q.TheoreticalMinimum(len(ids), floor)
 	res.Minimum, res.Bounds = minimum.Seconds(), q.Bounds(len(ids))
 	res.Binding = binding.Quota.Name

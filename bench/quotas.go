@@ -7,33 +7,51 @@ import (
 	"time"
 )
 
-// Quota is one published limit that bounds a burst, modelled as a token bucket: Burst
-// tokens at once, then PerSecond. PerJob is how many tokens one job spends before its
-// runner is launched (a StartExecution, five state transitions, one JIT config, one
-// RunTask...). Enforced says how make bench applies it locally.
+// Quota is one published limit that bounds a burst, modelled as a token bucket (Burst
+// tokens at once, then PerSecond) or, when Window is set, as a sliding window (at most
+// Burst in any Window; PerSecond = Burst/Window is then only the average). PerJob is how
+// many tokens one job spends before its runner is launched (a StartExecution, five state
+// transitions, one JIT config, one RunTask...). Enforced says how make bench applies it.
 type Quota struct {
-	ID        string  `json:"id"`
-	Name      string  `json:"name"`
-	Burst     float64 `json:"burst"`
-	PerSecond float64 `json:"per_second"`
-	PerJob    float64 `json:"per_job"`
-	Source    string  `json:"source"`
-	Enforced  string  `json:"enforced"`
+	ID        string        `json:"id"`
+	Name      string        `json:"name"`
+	Burst     float64       `json:"burst"`
+	PerSecond float64       `json:"per_second"`
+	Window    time.Duration `json:"window_ns,omitempty"`
+	PerJob    float64       `json:"per_job"`
+	Source    string        `json:"source"`
+	Enforced  string        `json:"enforced"`
 }
 
-// Minimum is the least time (production seconds) the bucket needs to hand out the
-// tokens for n jobs, starting full.
+// Minimum is the least time (production) the quota needs to hand out the tokens for n
+// jobs, starting unused.
 func (q Quota) Minimum(n int) time.Duration {
-	need := q.PerJob*float64(n) - q.Burst
+	tokens := q.PerJob * float64(n)
+	if q.Window > 0 {
+		if q.Burst <= 0 || tokens <= q.Burst {
+			return 0
+		}
+		// Burst at 0, the next Burst one Window later, and so on.
+		return time.Duration(math.Ceil(tokens/q.Burst)-1) * q.Window
+	}
+	need := tokens - q.Burst
 	if need <= 0 || q.PerSecond <= 0 {
 		return 0
 	}
 	return time.Duration(need / q.PerSecond * float64(time.Second))
 }
 
+// Allowed is the most tokens the quota hands out by t (production) from unused.
+func (q Quota) Allowed(t time.Duration) float64 {
+	if q.Window > 0 {
+		return q.Burst * (math.Floor(float64(t)/float64(q.Window)) + 1)
+	}
+	return q.Burst + q.PerSecond*t.Seconds()
+}
+
 // Validate rejects a quota make bench could not enforce or reason about.
 func (q Quota) Validate() error {
-	if q.Burst < 0 || q.PerSecond <= 0 || q.PerJob < 0 || math.IsNaN(q.Burst+q.PerSecond+q.PerJob) {
+	if q.Burst < 0 || q.PerSecond <= 0 || q.PerJob < 0 || q.Window < 0 || math.IsNaN(q.Burst+q.PerSecond+q.PerJob) {
 		return fmt.Errorf("quota %s: burst %v, rate %v/s, per job %v: the rate must be positive and the rest non-negative", q.ID, q.Burst, q.PerSecond, q.PerJob)
 	}
 	return nil
@@ -73,9 +91,9 @@ func DefaultQuotas() Quotas {
 			Burst: 5000, PerSecond: 1500, PerJob: 5, Source: sfnQuotas,
 			Enforced: "computed only: the local engine does not throttle transitions (two orders of magnitude from binding here)"},
 		GitHubWrites: Quota{ID: "github.secondary.rest_points_per_minute", Name: "GitHub secondary limit, writes to one REST endpoint",
-			Burst: 180, PerSecond: 3, PerJob: 1,
-			Source:   ghSecondary + " (900 points/minute per endpoint, 5 points per POST: 180 JIT configs a minute)",
-			Enforced: "the GitHub fake's WritesPerMinute per credential (fixed 60 s windows, JIT configs and runner deletions together: stricter than per endpoint)"},
+			Burst: 180, PerSecond: 3, Window: time.Minute, PerJob: 1,
+			Source:   ghSecondary + " (900 points per minute per REST endpoint, 5 points per POST: 180 JIT configs a minute)",
+			Enforced: "the GitHub fake's secondary limit per credential and route (WritesPerRoute), a sliding window of 60 s × time scale: 403 with Retry-After, GitHubRateLimited, retried by the workflow"},
 		LambdaConcurrency: 1000,
 	}
 }

@@ -15,7 +15,10 @@ func TestQuotaMinimum(t *testing.T) {
 		{name: "within the burst", q: Quota{Burst: 100, PerSecond: 20, PerJob: 1}, n: 100, want: 0},
 		{name: "past the burst", q: Quota{Burst: 100, PerSecond: 20, PerJob: 1}, n: 1000, want: 45 * time.Second},
 		{name: "five tokens a job", q: Quota{Burst: 5000, PerSecond: 1500, PerJob: 5}, n: 1600, want: 2 * time.Second},
-		{name: "GitHub writes", q: Quota{Burst: 180, PerSecond: 3, PerJob: 1}, n: 1000, want: 273333333333},
+		{name: "GitHub writes as a bucket", q: Quota{Burst: 180, PerSecond: 3, PerJob: 1}, n: 1000, want: 273333333333},
+		{name: "GitHub writes in a sliding window", q: Quota{Burst: 180, PerSecond: 3, Window: time.Minute, PerJob: 1}, n: 1000, want: 5 * time.Minute},
+		{name: "exactly one window's worth", q: Quota{Burst: 180, PerSecond: 3, Window: time.Minute, PerJob: 1}, n: 360, want: time.Minute},
+		{name: "within the window", q: Quota{Burst: 180, PerSecond: 3, Window: time.Minute, PerJob: 1}, n: 180, want: 0},
 		{name: "no tokens needed", q: Quota{Burst: 0, PerSecond: 1, PerJob: 0}, n: 1000, want: 0},
 	}
 	for _, tc := range tests {
@@ -61,5 +64,23 @@ func TestQuotasValidate(t *testing.T) {
 	bad.LambdaConcurrency = 0
 	if err := bad.Validate(); err == nil {
 		t.Error("Validate accepted a Lambda concurrency of 0")
+	}
+}
+
+func TestQuotaAllowed(t *testing.T) {
+	bucket := Quota{Burst: 100, PerSecond: 20}
+	window := Quota{Burst: 180, PerSecond: 3, Window: time.Minute}
+	tests := []struct {
+		q    Quota
+		t    time.Duration
+		want float64
+	}{
+		{bucket, 0, 100}, {bucket, 10 * time.Second, 300},
+		{window, 0, 180}, {window, 59 * time.Second, 180}, {window, time.Minute, 360},
+	}
+	for _, tc := range tests {
+		if got := tc.q.Allowed(tc.t); got != tc.want {
+			t.Errorf("%+v.Allowed(%v) = %v, want %v", tc.q, tc.t, got, tc.want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"time"
 )
 
 // Series is one line of the launches chart: cumulative runners launched at each time.
@@ -26,16 +27,25 @@ func LaunchSeries(b *BurstResult, color string) Series {
 	return s
 }
 
-// QuotaSeries is the most launches the binding bucket quota allows by each time, for n
-// jobs: burst at once, then the refill rate, capped at n.
+// QuotaSeries is the most launches the binding quota allows by each time, for n jobs
+// (Quota.Allowed per job, capped at n).
 func QuotaSeries(q Quota, n int, until float64, color string) Series {
-	s := Series{Name: fmt.Sprintf("quota: %s (%g at once, then %g/s)", q.Name, q.Burst, q.PerSecond), Color: color, Dashed: true}
+	shape := fmt.Sprintf("%g at once, then %g/s", q.Burst, q.PerSecond)
+	if q.Window > 0 {
+		shape = fmt.Sprintf("%g in any %s", q.Burst, q.Window)
+	}
+	s := Series{Name: "quota: " + q.Name + " (" + shape + ")", Color: color, Dashed: true}
 	per := math.Max(q.PerJob, 1e-9)
-	steps := 200
+	steps := 400
 	for i := 0; i <= steps; i++ {
 		t := until * float64(i) / float64(steps)
+		y := math.Min(float64(n), q.Allowed(time.Duration(t*float64(time.Second)))/per)
+		if q.Window > 0 && i > 0 && y != s.Y[len(s.Y)-1] {
+			s.X = append(s.X, t) // a vertical step where a window opens
+			s.Y = append(s.Y, s.Y[len(s.Y)-1])
+		}
 		s.X = append(s.X, t)
-		s.Y = append(s.Y, math.Min(float64(n), (q.Burst+q.PerSecond*t)/per))
+		s.Y = append(s.Y, y)
 	}
 	return s
 }

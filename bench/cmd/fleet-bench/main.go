@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	boot := bench.DefaultBootModel()
 	var (
 		jobs        = fs.Int("jobs", 1000, "jobs queued at once")
-		scale       = fs.Float64("time-scale", 0.25, "wall seconds per production second (quota rates are divided by it)")
+		scale       = fs.Float64("time-scale", 0.2, "wall seconds per production second (quota rates are divided by it)")
 		jobSecs     = fs.Float64("job-seconds", 120, "each job's duration (production seconds)")
 		buildSecs   = fs.Float64("build-seconds", 180, "the new image's build (production seconds)")
 		idleSecs    = fs.Float64("idle-seconds", 300, "idle timeout (production seconds)")
@@ -58,7 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		vcpu        = fs.Float64("runner-vcpu", 2, "runner task vCPU for the Fargate prices (class medium)")
 		memGB       = fs.Float64("runner-gb", 4, "runner task memory GB for the Fargate prices (class medium)")
 		fault5xx    = fs.Float64("fault-github-5xx", 0.05, "faults: share of GitHub API calls answered 502")
-		faultWrites = fs.Float64("fault-github-writes-per-minute", 80, "faults: GitHub write limit per minute (content creation)")
+		faultWrites = fs.Float64("fault-github-writes-per-minute", 0, "faults: GitHub write limit per minute instead of the quota's (e.g. 80, the content-creation limit)")
+		faultSecond = fs.Int("fault-github-secondary", -1, "faults: JIT-config calls answered with the secondary rate limit (default: jobs/10)")
 		faultSpot   = fs.Int("fault-spot-shortage", -1, "faults: FARGATE_SPOT placements that fail for capacity (default: jobs/10)")
 		faultECS    = fs.Float64("fault-ecs-throttle", 0, "faults: share of every ECS call throttled")
 	)
@@ -88,6 +89,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *faultSpot < 0 {
 		*faultSpot = *jobs / 10
 	}
+	if *faultSecond < 0 {
+		*faultSecond = *jobs / 10
+	}
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelInfo
@@ -113,7 +117,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := &r.Config
 	c.Jobs, c.TimeScale, c.JobSeconds, c.BuildSeconds, c.IdleSeconds = *jobs, *scale, *jobSecs, *buildSecs, *idleSecs
 	c.Concurrency, c.RunnerSize, c.Boot, c.LabelSets = *concurrency, bench.TaskSize{VCPU: *vcpu, GB: *memGB}, boot, bench.DefaultLabelSets()
-	faults := bench.Scenario{Name: "faults", GitHub5xx: *fault5xx, GitHubWritesPerMinute: *faultWrites, SpotShortage: *faultSpot, ECSThrottle: *faultECS}
+	faults := bench.Scenario{Name: "faults", GitHub5xx: *fault5xx, GitHubWritesPerMinute: *faultWrites, GitHubSecondary: *faultSecond,
+		SpotShortage: *faultSpot, ECSThrottle: *faultECS}
 	c.FaultScenario = faults
 
 	for _, name := range strings.Split(*scenarios, ",") {
