@@ -89,6 +89,10 @@ type Options struct {
 	FailBuilds []string
 	// Concurrency is the number of sandboxes per Lambda function (default 4).
 	Concurrency int
+	// SyncPoll is how often a running .sync task (RunRunner, BuildImage, RunBuild)
+	// checks its job (wall clock, default 50 ms). Each running task polls on its own, so
+	// a burst of a thousand runners should poll less often (make bench uses 1 s).
+	SyncPoll time.Duration
 	// JanitorEvery is the janitor's schedule (wall clock, default 10 s; negative disables).
 	JanitorEvery time.Duration
 	// JanitorScopes are the runner scopes the janitor sweeps (RUNNER_SCOPES).
@@ -175,6 +179,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = defaultConcurrency
+	}
+	if o.SyncPoll <= 0 {
+		o.SyncPoll = 50 * time.Millisecond
 	}
 	if o.JanitorEvery == 0 {
 		o.JanitorEvery = 10 * time.Second
@@ -318,7 +325,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 		ECS:       ecs.NewFromConfig(e.AWSCfg),
 		SFN:       sfn.NewFromConfig(e.AWSCfg),
 		CodeBuild: codebuild.NewFromConfig(e.AWSCfg),
-		Poll:      50 * time.Millisecond,
+		Poll:      opts.SyncPoll,
 	}
 	if e.Engine, err = sfnlocal.Start(ctx, e.AWS, integ, sfnlocal.Options{Root: opts.Root, RetryScale: opts.TimeScale, Log: opts.Log}); err != nil {
 		return nil, err
