@@ -227,9 +227,11 @@ type GoBenchmark struct {
 	AllocsPerOp float64 `json:"allocs_per_op"`
 }
 
-var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([0-9.]+) ns/op(?:\s+([0-9.]+) B/op)?(?:\s+([0-9.]+) allocs/op)?`)
+var benchName = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?$`)
 
 // ParseGoBench reads go test -bench -benchmem output ("pkg:" lines name the package).
+// After the name and the iteration count a line holds value-unit pairs in any order
+// (ns/op, MB/s, B/op, allocs/op, custom metrics).
 func ParseGoBench(r io.Reader) ([]GoBenchmark, error) {
 	var out []GoBenchmark
 	pkg := ""
@@ -240,14 +242,32 @@ func ParseGoBench(r io.Reader) ([]GoBenchmark, error) {
 			pkg = strings.TrimSpace(p)
 			continue
 		}
-		m := benchLine.FindStringSubmatch(line)
+		f := strings.Fields(line)
+		if len(f) < 4 || len(f)%2 != 0 {
+			continue
+		}
+		m := benchName.FindStringSubmatch(f[0])
 		if m == nil {
 			continue
 		}
+		if _, err := strconv.Atoi(f[1]); err != nil {
+			continue
+		}
 		g := GoBenchmark{Package: pkg, Name: m[1]}
-		g.NsPerOp, _ = strconv.ParseFloat(m[2], 64)
-		g.BytesPerOp, _ = strconv.ParseFloat(m[3], 64)
-		g.AllocsPerOp, _ = strconv.ParseFloat(m[4], 64)
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			switch f[i+1] {
+			case "ns/op":
+				g.NsPerOp = v
+			case "B/op":
+				g.BytesPerOp = v
+			case "allocs/op":
+				g.AllocsPerOp = v
+			}
+		}
 		out = append(out, g)
 	}
 	return out, sc.Err()

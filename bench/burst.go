@@ -97,6 +97,8 @@ type BurstConfig struct {
 	LabelSets     []LabelSet
 	// Concurrency is the local Lambda sandboxes per function.
 	Concurrency int
+	// SyncPoll is how often the local engine's .sync tasks poll (wall clock; default 1 s).
+	SyncPoll time.Duration
 	// QueueWorkers is how many control-API requests queue the burst in parallel.
 	QueueWorkers int
 	Root         string
@@ -134,6 +136,9 @@ func (c *BurstConfig) defaults() error {
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = 4
+	}
+	if c.SyncPoll <= 0 {
+		c.SyncPoll = time.Second
 	}
 	if c.QueueWorkers <= 0 {
 		c.QueueWorkers = 16
@@ -190,6 +195,7 @@ type NotRunning struct {
 // BurstResult is everything one burst measured.
 type BurstResult struct {
 	Scenario  Scenario `json:"scenario"`
+	SyncPoll  float64  `json:"sync_poll_seconds"`
 	Jobs      int      `json:"jobs"`
 	TimeScale float64  `json:"time_scale"`
 	WallTotal float64  `json:"wall_seconds_total"`
@@ -225,6 +231,13 @@ type BurstResult struct {
 	GitHubCalls map[string]int64         `json:"github_calls"`
 	AWSCalls    map[string]int           `json:"aws_calls"`
 	Fargate     NotRunning               `json:"fargate_not_running_job"`
+	// Deliveries counts the burst's workflow_job deliveries by action; Failed those the
+	// webhook did not answer with 2xx within GitHub's 10 s (locally the invocation still
+	// runs, as Lambda's does; on GitHub a failed queued delivery is not retried).
+	Deliveries        map[string]int `json:"deliveries"`
+	DeliveriesFailed  map[string]int `json:"deliveries_failed"`
+	DeliveryP95Millis float64        `json:"delivery_p95_ms"`
+	DeliveryMaxMillis float64        `json:"delivery_max_ms"`
 }
 
 // RunBurst starts a fresh local environment, warms the prebuilt images up, queues the
@@ -239,7 +252,7 @@ func RunBurst(ctx context.Context, cfg BurstConfig) (*BurstResult, error) {
 	env, err := fleetlocal.Start(ctx, fleetlocal.Options{
 		Root: cfg.Root, Bootstraps: cfg.Bootstraps, TimeScale: cfg.TimeScale,
 		IdleTimeout: cfg.IdleTimeout, BootDelay: cfg.wall(cfg.Boot.Boot), BuildDuration: cfg.wall(cfg.BuildDuration),
-		Concurrency: cfg.Concurrency, JanitorEvery: -1, Log: cfg.Log,
+		Concurrency: cfg.Concurrency, SyncPoll: cfg.SyncPoll, JanitorEvery: -1, Log: cfg.Log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start the local environment: %w", err)
@@ -467,7 +480,7 @@ func waitJobs[T int64 | queued](ctx context.Context, env *fleetlocal.Env, ids []
 }
 
 func measure(ctx context.Context, env *fleetlocal.Env, cfg BurstConfig, ids []queued, before map[string]lambdalocal.Stats, start time.Time) (*BurstResult, error) {
-	res := &BurstResult{Scenario: cfg.Scenario, Jobs: len(ids), TimeScale: cfg.TimeScale,
+	res := &BurstResult{Scenario: cfg.Scenario, SyncPoll: cfg.SyncPoll.Seconds(), Jobs: len(ids), TimeScale: cfg.TimeScale,
 		Conclusions: map[string]int{}, ExecutionErrors: map[string]int{}}
 	setOf := map[int64]string{}
 	for _, q := range ids {
@@ -627,6 +640,23 @@ func measure(ctx context.Context, env *fleetlocal.Env, cfg BurstConfig, ids []qu
 		}
 		inv += float64(d.Invocations)
 		gbs += d.GBSeconds()
+	}
+
+	res.Deliveries, res.DeliveriesFailed = map[string]int{}, map[string]int{}
+	var took []float64
+	for _, d := range env.GitHub.Deliveries() {
+		if _, ok := setOf[d.JobID]; !ok {
+			continue
+		}
+		res.Deliveries[d.Action]++
+		if d.StatusCode < 200 || d.StatusCode > 299 {
+			res.DeliveriesFailed[d.Action]++
+		}
+		took = append(took, float64(d.Duration.Microseconds())/1000)
+	}
+	if len(took) > 0 {
+		sort.Float64s(took)
+		res.DeliveryP95Millis, res.DeliveryMaxMillis = took[len(took)*95/100], took[len(took)-1]
 	}
 
 	res.GitHubCalls = env.GitHub.Calls()

@@ -186,6 +186,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		p("## Burst: %s\n\n", x.Scenario.Name)
 		p("- runners launched: %d for %d jobs; image builds: %d; executions: %d (not succeeded: %v)\n", x.Runners, x.Jobs, x.Builds, x.Executions, mapString(x.ExecutionErrors))
 		p("- conclusions: %v; lost: %d; leaked tasks %d, registrations %d\n", mapString(x.Conclusions), x.Lost, x.Leaked.Tasks, x.Leaked.Registrations)
+		p("- local environment: .sync tasks polled every %.2f s wall (ecs.DescribeTasks calls: %d, the local engine's, not the fleet's)\n", x.SyncPoll, x.AWSCalls["ecs.DescribeTasks"])
+		p("- webhook deliveries: %v; not answered 2xx within GitHub's 10 s: %v (p95 %.0f ms, max %.0f ms)\n",
+			mapString(x.Deliveries), mapString(x.DeliveriesFailed), x.DeliveryP95Millis, x.DeliveryMaxMillis)
 		p("- first queued → last runner launched: %s production (%s wall); minimum %s, bound by %s\n", secs(x.LaunchSpan), secs(x.LaunchSpanWall), secs(x.Minimum), x.Binding)
 		p("- longest waits for a runner (production s):")
 		for _, w := range x.Longest {

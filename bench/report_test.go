@@ -63,7 +63,7 @@ BenchmarkDecide/ours/image-class-2         	  714837	       343.4 ns/op	       8
 BenchmarkExecutionName/short-2             	  474932	       466.3 ns/op
 PASS
 pkg: github.com/runnerfleet/fleet/activities/webhook
-BenchmarkVerifyParseDecide-2   	   10000	    105034 ns/op	   28213 B/op	     212 allocs/op
+BenchmarkVerifyParseDecide-2   	   10000	    105034 ns/op	  20.05 MB/s	   28213 B/op	     212 allocs/op
 ok  	github.com/runnerfleet/fleet/internal/fleet	1.891s
 `
 	got, err := ParseGoBench(strings.NewReader(out))
@@ -128,7 +128,7 @@ func TestReportRenders(t *testing.T) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}
 	}
-	if strings.Contains(md.String(), "ecs.DescribeTasks") {
+	if strings.Contains(md.String(), "| AWS ecs.DescribeTasks") {
 		t.Error("markdown lists the local engine's DescribeTasks polling as the fleet's calls")
 	}
 	var js bytes.Buffer

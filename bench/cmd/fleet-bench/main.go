@@ -47,6 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		buildSecs   = fs.Float64("build-seconds", 180, "the new image's build (production seconds)")
 		idleSecs    = fs.Float64("idle-seconds", 300, "idle timeout (production seconds)")
 		concurrency = fs.Int("concurrency", 4, "local Lambda sandboxes per function")
+		syncPoll    = fs.Duration("sync-poll", time.Second, "how often the local engine's .sync tasks poll (wall clock)")
 		scenarios   = fs.String("scenarios", "baseline,faults", "bursts to run: baseline, faults")
 		out         = fs.String("out", "results", "folder for latest.md, latest.json, launches.svg")
 		bootstraps  = fs.String("bootstraps", "build/local", "Lambda bootstraps built for this machine (make local-bootstraps)")
@@ -135,7 +136,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		res, err := bench.RunBurst(ctx, bench.BurstConfig{
 			Jobs: *jobs, TimeScale: *scale, Quotas: q, Boot: boot,
 			JobDuration: secondsDur(*jobSecs), BuildDuration: secondsDur(*buildSecs), IdleTimeout: secondsDur(*idleSecs),
-			LabelSets: c.LabelSets, Concurrency: *concurrency, Root: root, Bootstraps: abs(*bootstraps), Scenario: sc,
+			LabelSets: c.LabelSets, Concurrency: *concurrency, SyncPoll: *syncPoll, Root: root, Bootstraps: abs(*bootstraps), Scenario: sc,
 			Timeout: 9 * time.Minute, Log: log,
 		})
 		if err != nil {
