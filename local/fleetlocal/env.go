@@ -287,7 +287,7 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 
 	// Fake GitHub.
 	e.GitHub = githubfake.New(githubfake.Config{Logger: opts.Log})
-	e.GitHub.AddPAT(githubfake.PAT{Token: githubToken, Scopes: []string{"repo", "admin:org"}})
+	e.GitHub.AddPAT(githubfake.PAT{Token: githubToken, Scopes: []string{"repo", "admin:org", "admin:org_hook", "admin:repo_hook"}})
 	ghL, err := listen(opts.Listen, opts.GitHubPort)
 	if err != nil {
 		return nil, fmt.Errorf("github endpoint: %w", err)
