@@ -33,7 +33,7 @@ type Config struct {
 	RepositoryURI  string
 	// AllowList (IMAGE_ALLOW_LIST): comma-separated image patterns; see AllowList. Empty
 	// allows only the default image.
-	AllowList AllowList
+	AllowList imageref.AllowList
 	// DefaultImage (DEFAULT_IMAGE) is always allowed.
 	DefaultImage string
 	// ExecutionRoleARN (TASK_EXECUTION_ROLE_ARN) lets ECS pull the image and write logs;
@@ -114,7 +114,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	} else if err := imageref.Validate(c.DefaultImage); err != nil {
 		errs = append(errs, &ConfigError{"DEFAULT_IMAGE", err.Error()})
 	}
-	allow, err := ParseAllowList(getenv("IMAGE_ALLOW_LIST"))
+	allow, err := imageref.ParseAllowList(getenv("IMAGE_ALLOW_LIST"))
 	if err != nil {
 		errs = append(errs, &ConfigError{"IMAGE_ALLOW_LIST", err.Error()})
 	}

@@ -33,7 +33,7 @@ type Clients struct {
 // Handler resolves a job's image and class into a Plan.
 type Handler struct {
 	cfg      Config
-	recipe   Recipe
+	recipe   imageref.Recipe
 	classes  *classCache
 	ecr      imageDescriber
 	ecs      taskDefinitions
@@ -44,7 +44,7 @@ type Handler struct {
 
 // NewHandler builds the handler; recipe identifies the runner image recipe (its version
 // and hash are part of every image tag).
-func NewHandler(cfg Config, recipe Recipe, c Clients, log *slog.Logger) *Handler {
+func NewHandler(cfg Config, recipe imageref.Recipe, c Clients, log *slog.Logger) *Handler {
 	h := &Handler{
 		cfg:      cfg,
 		recipe:   recipe,
@@ -98,13 +98,13 @@ func (h *Handler) Resolve(ctx context.Context, in fleet.Invocation) (fleet.Plan,
 	}
 	arch := class.Architecture()
 
-	tag, hash := ImageTag(ref, arch, h.recipe)
+	tag, hash := imageref.ImageTag(ref, arch, h.recipe)
 	uri := h.cfg.RepositoryURI + ":" + tag
 	exists, err := h.imageExists(ctx, tag)
 	if err != nil {
 		return fleet.Plan{}, err
 	}
-	image := fleet.ImagePlan{Ref: ref, Tag: tag, URI: uri, Exists: exists, Arch: arch, BuildName: BuildName(tag, h.now())}
+	image := fleet.ImagePlan{Ref: ref, Tag: tag, URI: uri, Exists: exists, Arch: arch, BuildName: imageref.BuildName(tag, h.now())}
 	if in.Recheck && !exists {
 		build := image.BuildName
 		if in.State.Plan != nil && in.State.Plan.Image.BuildName != "" {
@@ -145,7 +145,7 @@ func (h *Handler) Resolve(ctx context.Context, in fleet.Invocation) (fleet.Plan,
 }
 
 func (h *Handler) allowed(ref string) bool {
-	if NormalizeRef(ref) == NormalizeRef(h.cfg.DefaultImage) {
+	if imageref.NormalizeRef(ref) == imageref.NormalizeRef(h.cfg.DefaultImage) {
 		return true
 	}
 	return h.cfg.AllowList.Allows(ref)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/runnerfleet/fleet/runner/imageref"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -39,7 +40,7 @@ const classTable = `{
   "big-disk":    {"cpu": 4096, "memory": 8192, "ephemeral_storage_gib": 100}
 }`
 
-var testRecipe = Recipe{RunnerVersion: "2.334.0", RecipeHash: "0f1e2d3c4b5a69788796a5b4c3d2e1f0"}
+var testRecipe = imageref.Recipe{RunnerVersion: "2.334.0", RecipeHash: "0f1e2d3c4b5a69788796a5b4c3d2e1f0"}
 
 type clock struct {
 	mu sync.Mutex
@@ -113,7 +114,7 @@ func newEnv(t *testing.T, overrides ...map[string]string) *env {
 }
 
 // handler is a fresh ResolveImage (a new Lambda instance: empty caches) on the same fakes.
-func (e *env) handler(r Recipe) *Handler {
+func (e *env) handler(r imageref.Recipe) *Handler {
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := NewHandler(e.cfg, r, Clients{SSM: ssm.NewFromConfig(e.awsCfg), ECR: ecr.NewFromConfig(e.awsCfg), ECS: ecs.NewFromConfig(e.awsCfg)}, log)
 	h.now = e.clock.Now
@@ -296,11 +297,11 @@ func TestPlanIsWhatTheWorkflowNeeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tag, _ := ImageTag("ubuntu:24.04", "x64", testRecipe)
+	tag, _ := imageref.ImageTag("ubuntu:24.04", "x64", testRecipe)
 	if plan.Image.Tag != tag || plan.Image.URI != repoURI+":"+tag {
 		t.Errorf("image = %+v, want tag %s", plan.Image, tag)
 	}
-	if want := BuildName(tag, e.clock.Now()); plan.Image.BuildName != want {
+	if want := imageref.BuildName(tag, e.clock.Now()); plan.Image.BuildName != want {
 		t.Errorf("build name = %q, want %q", plan.Image.BuildName, want)
 	}
 	if plan.Timeouts != (fleet.Timeouts{BuildSeconds: 1800, IdleSeconds: 120, RunnerTTLSeconds: 7200}) {
@@ -436,7 +437,7 @@ func TestTaskDefinition(t *testing.T) {
 
 func TestImageExists(t *testing.T) {
 	e := newEnv(t)
-	tag, _ := ImageTag("ubuntu:24.04", "x64", testRecipe)
+	tag, _ := imageref.ImageTag("ubuntu:24.04", "x64", testRecipe)
 	e.aws.ECR.PushImage(repoName, tag, 123456)
 	plan, err := e.invoke(t, e.h, invocation(job("ubuntu:24.04", "medium")))
 	if err != nil {
@@ -446,7 +447,7 @@ func TestImageExists(t *testing.T) {
 		t.Errorf("image = %+v, want an existing image and no build input", plan.Image)
 	}
 	// Changing the recipe changes the tag: the old image no longer counts.
-	changed := Recipe{RunnerVersion: testRecipe.RunnerVersion, RecipeHash: "ffff"}
+	changed := imageref.Recipe{RunnerVersion: testRecipe.RunnerVersion, RecipeHash: "ffff"}
 	plan, err = e.invoke(t, e.handler(changed), invocation(job("ubuntu:24.04", "medium")))
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"github.com/runnerfleet/fleet/runner/imageref"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -29,7 +30,7 @@ func main() {
 		log.Error("loading AWS configuration failed", "error", err)
 		os.Exit(1)
 	}
-	recipe := Recipe{RunnerVersion: runner.RunnerVersion, RecipeHash: runner.RecipeHash()}
+	recipe := imageref.Recipe{RunnerVersion: runner.RunnerVersion, RecipeHash: runner.RecipeHash()}
 	h := NewHandler(cfg, recipe, Clients{
 		SSM: ssm.NewFromConfig(awsCfg),
 		ECR: ecr.NewFromConfig(awsCfg),

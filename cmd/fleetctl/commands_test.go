@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -100,8 +98,8 @@ func TestImagesBuild(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	tag := imageTag("ubuntu:24.04", "arm64", runner.RunnerVersion, runner.RecipeHash())
-	name := buildName(tag, e.clock.Now()) + cliBuildSuffix
+	tag := imageref.TagFor("ubuntu:24.04", "arm64", runner.RunnerVersion, runner.RecipeHash())
+	name := imageref.BuildName(tag, e.clock.Now()) + cliBuildSuffix
 	arn := strings.Replace(e.ibARN, ":stateMachine:", ":execution:", 1) + ":" + name
 	out, err := e.sfn.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 	if err != nil {
@@ -136,14 +134,14 @@ func TestImagesBuild(t *testing.T) {
 }
 
 func TestTagParts(t *testing.T) {
-	tag := imageTag("ghcr.io/acme/tools:1.2", "x64", "2.334.0", "abc")
-	base, arch, ok := tagParts(tag)
+	tag := imageref.TagFor("ghcr.io/acme/tools:1.2", "x64", "2.334.0", "abc")
+	base, arch, ok := imageref.ParseTag(tag)
 	if !ok || base != "tools-1.2" || arch != "x64" {
-		t.Errorf("tagParts(%q) = %q, %q, %v", tag, base, arch, ok)
+		t.Errorf("imageref.ParseTag(%q) = %q, %q, %v", tag, base, arch, ok)
 	}
 	for _, bad := range []string{"latest", "a-x64-zz", "a-riscv-0123456789abcdef0123"} {
-		if _, _, ok := tagParts(bad); ok {
-			t.Errorf("tagParts(%q) accepted a tag ImageTag never makes", bad)
+		if _, _, ok := imageref.ParseTag(bad); ok {
+			t.Errorf("imageref.ParseTag(%q) accepted a tag ImageTag never makes", bad)
 		}
 	}
 }
@@ -276,53 +274,4 @@ func keys(m map[string]any) []string {
 		out = append(out, k)
 	}
 	return out
-}
-
-// imagetag.go copies activities/resolveimage/image.go (a main package). This runs the
-// original next to the copy on the same inputs, so drift fails here.
-func TestImageTagMatchesResolveImage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds activities/resolveimage/image.go")
-	}
-	src, err := os.ReadFile(filepath.Join("..", "..", "activities", "resolveimage", "image.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cases := [][2]string{
-		{"ubuntu:24.04", "x64"}, {"Ubuntu:24.04", "arm64"}, {"docker.io/library/ubuntu:24.04", "x64"},
-		{"ghcr.io/acme/tools/builder:1.2.3-rc.1", "arm64"}, {"localhost:5000/img", "x64"},
-		{"debian@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "x64"},
-		{"registry.example.com:443/" + strings.Repeat("very-long-name", 6) + ":" + strings.Repeat("t", 60), "arm64"},
-	}
-	now := "2026-11-27T08:30:00Z"
-	var prog strings.Builder
-	prog.WriteString("package main\n\nimport (\n\t\"fmt\"\n\t\"time\"\n)\n\nfunc main() {\n\tnow, _ := time.Parse(time.RFC3339, \"" + now + "\")\n\tr := Recipe{RunnerVersion: \"" + runner.RunnerVersion + "\", RecipeHash: \"" + runner.RecipeHash() + "\"}\n")
-	for _, c := range cases {
-		prog.WriteString("\t{\n\t\ttag, _ := ImageTag(\"" + c[0] + "\", \"" + c[1] + "\", r)\n\t\tfmt.Println(tag, BuildName(tag, now))\n\t}\n")
-	}
-	prog.WriteString("}\n\nfunc splitList(string) []string { return nil }\n")
-	for name, data := range map[string]string{"image.go": string(src), "main.go": prog.String(), "go.mod": "module imagetagcheck\n\ngo 1.26\n"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cmd := exec.Command("go", "run", ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("go run the original: %v\n%s", err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != len(cases) {
-		t.Fatalf("original printed %d lines, want %d:\n%s", len(lines), len(cases), out)
-	}
-	at, _ := time.Parse(time.RFC3339, now)
-	for i, c := range cases {
-		tag := imageTag(c[0], c[1], runner.RunnerVersion, runner.RecipeHash())
-		if got := tag + " " + buildName(tag, at); got != lines[i] {
-			t.Errorf("ImageTag/BuildName(%q, %s): fleetctl %q, resolveimage %q", c[0], c[1], got, lines[i])
-		}
-	}
 }

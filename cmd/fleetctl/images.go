@@ -107,7 +107,7 @@ func listImages(ctx context.Context, f *Fleet) ([]Image, error) {
 				if tag == "" {
 					img.URI = uri + "@" + img.Digest
 				}
-				img.Base, img.Arch, _ = tagParts(tag)
+				img.Base, img.Arch, _ = imageref.ParseTag(tag)
 				images = append(images, img)
 			}
 		}
@@ -232,7 +232,7 @@ func (c *ImagesBuildCommand) build(ctx context.Context, f *Fleet, opts ImagesBui
 	if err != nil {
 		return err
 	}
-	tag := imageTag(opts.Ref, opts.Arch, runner.RunnerVersion, runner.RecipeHash())
+	tag := imageref.TagFor(opts.Ref, opts.Arch, runner.RunnerVersion, runner.RecipeHash())
 
 	_, err = f.ECR.DescribeImages(ctx, &ecr.DescribeImagesInput{RepositoryName: aws.String(repo), ImageIds: []ecrtypes.ImageIdentifier{{ImageTag: aws.String(tag)}}})
 	switch apiCode(err) {
@@ -271,7 +271,7 @@ func (c *ImagesBuildCommand) build(ctx context.Context, f *Fleet, opts ImagesBui
 	if err != nil {
 		return fmt.Errorf("encode image build input: %w", err)
 	}
-	name := buildName(tag, c.m.Now()) + cliBuildSuffix
+	name := imageref.BuildName(tag, c.m.Now()) + cliBuildSuffix
 	out, err := f.SFN.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(machine), Name: aws.String(name), Input: aws.String(string(input))})
 	if apiCode(err) == "ExecutionAlreadyExists" {
 		return fmt.Errorf("build %s already ran this hour and the image is still missing; read its history in the console (%s) before trying again next hour", name, machine)

@@ -1,4 +1,9 @@
-package main
+package imageref
+
+// This file is the image identity the fleet computes in one place: the operator's
+// allow-list, a reference's normal form, the ECR tag a runner image is built under and
+// the name of the build that makes it. ResolveImage plans with it and fleetctl's
+// `images build` starts the very build ResolveImage would.
 
 import (
 	"crypto/sha256"
@@ -28,7 +33,7 @@ type AllowList struct {
 // ParseAllowList reads comma-separated patterns; empty allows nothing but the default image.
 func ParseAllowList(v string) (AllowList, error) {
 	var l AllowList
-	for _, p := range splitList(v) {
+	for _, p := range splitPatterns(v) {
 		p = strings.ToLower(p)
 		for _, c := range p {
 			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.ContainsRune("._-/:@*", c)) {
@@ -224,4 +229,42 @@ func BuildName(tag string, now time.Time) string {
 		name = name[len(name)-maxBuildName:]
 	}
 	return name
+}
+
+func splitPatterns(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ParseTag reads a tag ImageTag made back into its readable base and architecture, by the
+// "<prefix>-<arch>-<20 hex>" convention; ok is false for any other tag.
+func ParseTag(tag string) (base, arch string, ok bool) {
+	i := strings.LastIndexByte(tag, '-')
+	if i < 0 || len(tag)-i-1 != tagHashLen {
+		return "", "", false
+	}
+	if _, err := hex.DecodeString(tag[i+1:]); err != nil {
+		return "", "", false
+	}
+	rest := tag[:i]
+	j := strings.LastIndexByte(rest, '-')
+	if j < 0 {
+		return "", "", false
+	}
+	arch = rest[j+1:]
+	if arch != "x64" && arch != "arm64" {
+		return "", "", false
+	}
+	return rest[:j], arch, true
+}
+
+// TagFor is ImageTag's tag alone, for callers that name the recipe by its parts.
+func TagFor(ref, arch, runnerVersion, recipeHash string) string {
+	tag, _ := ImageTag(ref, arch, Recipe{RunnerVersion: runnerVersion, RecipeHash: recipeHash})
+	return tag
 }

@@ -1,12 +1,10 @@
-package main
+package imageref
 
 import (
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/runnerfleet/fleet/runner/imageref"
 )
 
 func TestAllowList(t *testing.T) {
@@ -80,7 +78,7 @@ func TestNormalizeRef(t *testing.T) {
 }
 
 var (
-	tagRE       = regexp.MustCompile(`^[a-z0-9_][a-z0-9_.-]{0,127}$`)
+	ecrTagRE    = regexp.MustCompile(`^[a-z0-9_][a-z0-9_.-]{0,127}$`)
 	buildNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
 )
 
@@ -109,10 +107,10 @@ func TestImageTagStableAndDistinct(t *testing.T) {
 		if again, _ := ImageTag(r.ref, r.arch, recipe); again != tag {
 			t.Errorf("ImageTag(%q, %s) is not stable: %q then %q", r.ref, r.arch, tag, again)
 		}
-		if !tagRE.MatchString(tag) || len(tag) > 128 {
+		if !ecrTagRE.MatchString(tag) || len(tag) > 128 {
 			t.Errorf("ImageTag(%q, %s) = %q: not an ECR tag", r.ref, r.arch, tag)
 		}
-		if err := imageref.ValidateTag(tag); err != nil {
+		if err := ValidateTag(tag); err != nil {
 			t.Errorf("ImageTag(%q, %s) = %q: %v", r.ref, r.arch, tag, err)
 		}
 		if !strings.HasSuffix(tag, "-"+r.arch+"-"+hash) {
@@ -171,18 +169,6 @@ func TestBuildName(t *testing.T) {
 	paris := time.FixedZone("CET", 3600)
 	if BuildName(tag, time.Date(2026, 11, 27, 9, 30, 0, 0, paris)) != at(8, 30) {
 		t.Error("BuildName depends on the clock's zone")
-	}
-}
-
-func TestTagValue(t *testing.T) {
-	if got := tagValue("owner/repo:tag@sha256 a=b+c_d.e-f"); got != "owner/repo:tag@sha256 a=b+c_d.e-f" {
-		t.Errorf("tagValue changed allowed characters: %q", got)
-	}
-	if got := tagValue("a;b|c"); got != "a_b_c" {
-		t.Errorf("tagValue(a;b|c) = %q, want a_b_c", got)
-	}
-	if got := tagValue(strings.Repeat("x", 300)); len(got) != 256 {
-		t.Errorf("tagValue kept %d characters, want 256", len(got))
 	}
 }
 
