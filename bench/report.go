@@ -295,8 +295,12 @@ func Findings(r *Report) []string {
 		}
 	}
 	if len(r.Bursts) == 2 && r.Bursts[0].LaunchSpan > 0 {
-		out = append(out, fmt.Sprintf("Faults slow the burst down %.2f× (%s → %s, same quotas).",
-			r.Bursts[1].LaunchSpan/r.Bursts[0].LaunchSpan, secs(r.Bursts[0].LaunchSpan), secs(r.Bursts[1].LaunchSpan)))
+		base, fault := r.Bursts[0], r.Bursts[1]
+		out = append(out, fmt.Sprintf("Faults slow the burst down %.2f× (%s → %s, same quotas): %d extra RequestRunner invocations and %d extra RunTask calls "+
+			"(retries, the Spot fallback) fit in the time the binding quota leaves idle; %.2f more transitions per job.",
+			fault.LaunchSpan/base.LaunchSpan, secs(base.LaunchSpan), secs(fault.LaunchSpan),
+			fault.Functions["requestrunner"].Invocations-base.Functions["requestrunner"].Invocations,
+			fault.AWSCalls["ecs.RunTask"]-base.AWSCalls["ecs.RunTask"], fault.PerJob.Transitions-base.PerJob.Transitions))
 	}
 	return out
 }

@@ -111,10 +111,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	began := time.Now()
 
 	r := &bench.Report{Generated: began, Machine: fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()),
-		Command: "fleet-bench " + strings.Join(args, " "), Quotas: q, Prices: prices}
-	if len(args) == 0 {
-		r.Command = "make bench"
-	}
+		Command: "fleet-bench " + strings.Join(shown(args), " "), Quotas: q, Prices: prices}
 	c := &r.Config
 	c.Jobs, c.TimeScale, c.JobSeconds, c.BuildSeconds, c.IdleSeconds = *jobs, *scale, *jobSecs, *buildSecs, *idleSecs
 	c.Concurrency, c.RunnerSize, c.Boot, c.LabelSets = *concurrency, bench.TaskSize{VCPU: *vcpu, GB: *memGB}, boot, bench.DefaultLabelSets()
@@ -181,6 +178,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	r.Findings = bench.Findings(r)
 	c.WallSeconds = time.Since(began).Seconds()
 	return write(abs(*out), r, stdout)
+}
+
+// shown drops the machine-specific -rie path from the command the report prints.
+func shown(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "-rie" || args[i] == "--rie":
+			i++
+		case strings.HasPrefix(args[i], "-rie=") || strings.HasPrefix(args[i], "--rie="):
+		default:
+			out = append(out, args[i])
+		}
+	}
+	return out
 }
 
 func secondsDur(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
