@@ -25,6 +25,7 @@ import (
 // harness is an awsfake with this engine attached and the echo Lambda behind lambdalocal.
 type harness struct {
 	fake     *awsfake.Server
+	eng      *Engine
 	sfn      *sfn.Client
 	ecs      *ecs.Client
 	cluster  string
@@ -64,6 +65,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = eng.Close() })
+	h.eng = eng
 	h.cluster = fake.ECS.CreateCluster("fleet")
 	td, err := h.ecs.RegisterTaskDefinition(context.Background(), &ecs.RegisterTaskDefinitionInput{
 		Family: aws.String("runner"), RequiresCompatibilities: []ecstypes.Compatibility{ecstypes.CompatibilityFargate},
@@ -172,6 +174,13 @@ func TestLambdaThenRunTaskSync(t *testing.T) {
 	want := "ExecutionStarted,TaskStateEntered,TaskScheduled,TaskStarted,TaskSucceeded,TaskStateExited,TaskStateEntered,TaskScheduled,TaskStarted,TaskSubmitted,TaskSucceeded,TaskStateExited,ExecutionSucceeded"
 	if got != want {
 		t.Fatalf("history\n got %s\nwant %s", got, want)
+	}
+	// Two Task states, no retry: two billed transitions, as the engine counts them.
+	if n, ok := h.eng.Transitions(*d.ExecutionArn); !ok || n != 2 {
+		t.Errorf("Transitions = %d, %v; want 2, true", n, ok)
+	}
+	if _, ok := h.eng.Transitions("arn:aws:states:us-east-1:123456789012:execution:nope:nope"); ok {
+		t.Error("Transitions reports a count for an execution that never ran")
 	}
 	// The container got the execution name from the Context Object, and Step Functions' StartedBy.
 	tasks := h.fake.ECS.Tasks()
