@@ -140,3 +140,17 @@ func (q Quotas) TheoreticalMinimum(n int, floor time.Duration) (time.Duration, B
 	b := q.Bounds(n)[0]
 	return max(b.Minimum, floor), b
 }
+
+// LambdaBound models Lambda's concurrency limit as a rate: with concurrency executions
+// at once and secondsPerJob of function time each job needs before its runner launches
+// (its queued webhook, ResolveImage, RequestRunner), at most concurrency/secondsPerJob
+// jobs a second get through.
+func LambdaBound(concurrency int, secondsPerJob float64) Quota {
+	rate := math.Inf(1)
+	if secondsPerJob > 0 {
+		rate = float64(concurrency) / secondsPerJob
+	}
+	return Quota{ID: "lambda.concurrent_executions", Name: "Lambda concurrent executions", PerSecond: rate, PerJob: 1,
+		Source:   "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html",
+		Enforced: fmt.Sprintf("computed from the measured function time before launch (%.0f ms a job); locally each function has its own sandboxes", secondsPerJob*1000)}
+}

@@ -84,3 +84,17 @@ func TestQuotaAllowed(t *testing.T) {
 		}
 	}
 }
+
+func TestLambdaBound(t *testing.T) {
+	// 1,000 concurrent executions, 250 ms of function time per job: 4,000 jobs a second.
+	q := LambdaBound(1000, 0.25)
+	if q.PerSecond != 4000 {
+		t.Errorf("rate = %v, want 4000", q.PerSecond)
+	}
+	if got := q.Minimum(1000); got != 250*time.Millisecond {
+		t.Errorf("Minimum(1000) = %v, want 250ms", got)
+	}
+	if err := q.Validate(); err != nil {
+		t.Error(err)
+	}
+}

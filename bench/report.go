@@ -166,8 +166,16 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	for _, q := range r.Quotas.List() {
 		p("| %s (`%s`) | %g | %g | %g | %s | %s | %s |\n", q.Name, q.ID, q.Burst, q.PerSecond, q.PerJob, secs(q.Minimum(c.Jobs).Seconds()), q.Enforced, q.Source)
 	}
-	p("| Lambda concurrent executions | %d | – | – | – | locally %d sandboxes per function (the machine's limit, not AWS's) | https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html |\n\n",
-		r.Quotas.LambdaConcurrency, c.Concurrency)
+	lambdaMin, lambdaHow := "–", "not measured"
+	if len(r.Bursts) > 0 {
+		for _, b := range r.Bursts[0].Bounds {
+			if b.Quota.ID == "lambda.concurrent_executions" {
+				lambdaMin, lambdaHow = secs(b.Minimum.Seconds()), b.Quota.Enforced
+			}
+		}
+	}
+	p("| Lambda concurrent executions | %d at once | – | function time | %s | %s; locally %d sandboxes per function (the machine's limit, not AWS's) | https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html |\n\n",
+		r.Quotas.LambdaConcurrency, lambdaMin, lambdaHow, c.Concurrency)
 	if c.FaultScenario.Name != "" {
 		f := c.FaultScenario
 		p("Fault scenario (%s), on top of the quotas: %.0f%% of GitHub API calls answer 502; %d JIT-config requests answer GitHub's "+
@@ -201,10 +209,10 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		f := x.Fargate
 		p("- Fargate time not running a job, per runner that ran one (production s): boot %s, idle before the job %s, shutdown %s; runners that never got a job: %d (%s per job)\n\n",
 			secs(f.Boot), secs(f.Idle), secs(f.Shutdown), f.TasksIdle, secs(f.Unused))
-		p("| Lambda function | invocations | per job | mean duration | GB-s | cold starts |\n|---|---|---|---|---|---|\n")
+		p("| Lambda function | invocations | per job | mean duration | GB-s | local sandboxes started (whole run), mean init |\n|---|---|---|---|---|---|\n")
 		for _, name := range sortedKeys(x.Functions) {
 			s := x.Functions[name]
-			p("| %s | %d | %.2f | %.1f ms | %.3f | %d |\n", name, s.Invocations, float64(s.Invocations)/float64(x.Jobs), s.MeanMillis, s.GBSeconds, s.Inits)
+			p("| %s | %d | %.2f | %.1f ms | %.3f | %d, %.1f ms |\n", name, s.Invocations, float64(s.Invocations)/float64(x.Jobs), s.MeanMillis, s.GBSeconds, s.Inits, s.MeanInitMS)
 		}
 		p("\n| calls | count | per job |\n|---|---|---|\n")
 		for _, k := range sortedKeys(x.GitHubCalls) {
