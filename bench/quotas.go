@@ -152,5 +152,5 @@ func LambdaBound(concurrency int, secondsPerJob float64) Quota {
 	}
 	return Quota{ID: "lambda.concurrent_executions", Name: "Lambda concurrent executions", PerSecond: rate, PerJob: 1,
 		Source:   "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html",
-		Enforced: fmt.Sprintf("computed from the measured function time before launch (%.0f ms a job); locally each function has its own sandboxes", secondsPerJob*1000)}
+		Enforced: fmt.Sprintf("computed from the measured function time before launch (%.0f ms a job)", secondsPerJob*1000)}
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -150,7 +151,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		c.Jobs, len(c.LabelSets), c.JobSeconds, c.IdleSeconds, c.BuildSeconds, c.TimeScale, c.TimeScale, c.WallSeconds)
 	p("## Headline\n\n%s\n", r.Headline())
 	if len(r.Bursts) == 2 && r.Bursts[0].LaunchSpan > 0 {
-		p("Slowdown with faults injected: **%.2f×** (first queued → last runner launched).\n\n", r.Bursts[1].LaunchSpan/r.Bursts[0].LaunchSpan)
+		p("Slowdown with faults injected: **%.2f×** (first queued → last runner launched, faults / baseline).\n\n", r.Bursts[1].LaunchSpan/r.Bursts[0].LaunchSpan)
 	}
 	p("![runners launched over time](launches.svg)\n\n")
 	if len(r.Findings) > 0 {
@@ -174,7 +175,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			}
 		}
 	}
-	p("| Lambda concurrent executions | %d at once | – | function time | %s | %s; locally %d sandboxes per function (the machine's limit, not AWS's) | https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html |\n\n",
+	p("| Lambda concurrent executions | %d at once | – | function time | %s | %s; not enforced: locally %d sandboxes per function (the machine's limit, not AWS's) | https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html |\n\n",
 		r.Quotas.LambdaConcurrency, lambdaMin, lambdaHow, c.Concurrency)
 	if c.FaultScenario.Name != "" {
 		f := c.FaultScenario
@@ -304,11 +305,25 @@ func Findings(r *Report) []string {
 	}
 	if len(r.Bursts) == 2 && r.Bursts[0].LaunchSpan > 0 {
 		base, fault := r.Bursts[0], r.Bursts[1]
-		out = append(out, fmt.Sprintf("Faults slow the burst down %.2f× (%s → %s, same quotas): %d extra RequestRunner invocations and %d extra RunTask calls "+
-			"(retries, the Spot fallback) fit in the time the binding quota leaves idle; %.2f more transitions per job.",
+		out = append(out, fmt.Sprintf("Faults change the time to the last runner %.2f× (%s → %s, same quotas): the retries they cause "+
+			"(RequestRunner invocations %d → %d, GitHub calls per job %.2f → %.2f, RunTask calls %d → %d with the Spot fallback, transitions per job %.2f → %.2f) "+
+			"fit in the time the binding quota leaves idle.",
 			fault.LaunchSpan/base.LaunchSpan, secs(base.LaunchSpan), secs(fault.LaunchSpan),
-			fault.Functions["requestrunner"].Invocations-base.Functions["requestrunner"].Invocations,
-			fault.AWSCalls["ecs.RunTask"]-base.AWSCalls["ecs.RunTask"], fault.PerJob.Transitions-base.PerJob.Transitions))
+			base.Functions["requestrunner"].Invocations, fault.Functions["requestrunner"].Invocations,
+			base.PerJob.GitHubCalls, fault.PerJob.GitHubCalls,
+			base.AWSCalls["ecs.RunTask"], fault.AWSCalls["ecs.RunTask"], base.PerJob.Transitions, fault.PerJob.Transitions))
 	}
 	return out
+}
+
+// ReadReport decodes a report written by WriteJSON, so it can be rendered again.
+func ReadReport(rd io.Reader) (*Report, error) {
+	var r Report
+	if err := json.NewDecoder(rd).Decode(&r); err != nil {
+		return nil, fmt.Errorf("read the report: %w", err)
+	}
+	if len(r.Bursts) == 0 {
+		return nil, errors.New("read the report: it holds no burst")
+	}
+	return &r, nil
 }

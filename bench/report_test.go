@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"encoding/json"
 	"encoding/xml"
 	"io"
 	"strings"
@@ -135,9 +134,15 @@ func TestReportRenders(t *testing.T) {
 	if err := r.WriteJSON(&js); err != nil {
 		t.Fatal(err)
 	}
-	var back Report
-	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Bursts) != 1 || back.Bursts[0].LaunchSpan != 200 {
-		t.Errorf("JSON does not round-trip: %v %+v", err, back.Bursts)
+	back, err := ReadReport(&js)
+	if err != nil || len(back.Bursts) != 1 || back.Bursts[0].LaunchSpan != 200 || back.Config.Jobs != 3 {
+		t.Fatalf("JSON does not round-trip: %v %+v", err, back)
+	}
+	if err := back.Price(); err != nil || !near(back.Costs[0].ControlPlane.Total, r.Costs[0].ControlPlane.Total) {
+		t.Errorf("re-priced report differs: %v %+v vs %+v", err, back.Costs, r.Costs)
+	}
+	if _, err := ReadReport(strings.NewReader(`{"bursts": []}`)); err == nil {
+		t.Error("ReadReport accepted a report without bursts")
 	}
 }
 

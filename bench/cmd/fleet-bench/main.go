@@ -63,6 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		faultSecond = fs.Int("fault-github-secondary", -1, "faults: JIT-config calls answered with the secondary rate limit (default: jobs/10)")
 		faultSpot   = fs.Int("fault-spot-shortage", -1, "faults: FARGATE_SPOT placements that fail for capacity (default: jobs/10)")
 		faultECS    = fs.Float64("fault-ecs-throttle", 0, "faults: share of every ECS call throttled")
+		render      = fs.String("render", "", "only render latest.md and launches.svg again from this latest.json (no burst)")
 	)
 	fs.DurationVar(&boot.Boot, "boot", boot.Boot, "boot model: RunTask to a running runner (production)")
 	fs.DurationVar(&boot.Shutdown, "shutdown", boot.Shutdown, "boot model: runner exit to task stopped (production)")
@@ -79,6 +80,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&prices.SpotDiscount, "spot-discount", prices.SpotDiscount, "Fargate Spot's share off on-demand x86")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *render != "" {
+		return rerender(*render, stdout)
 	}
 	q.GitHubWrites.PerSecond, q.GitHubWrites.Burst = *writesPerMinute/60, *writesPerMinute
 	if err := q.Validate(); err != nil {
@@ -206,6 +210,24 @@ func goEnv(key string) string {
 		return ""
 	}
 	return filepath.Join(home, "go")
+}
+
+// rerender writes latest.md and launches.svg beside the JSON report path names.
+func rerender(path string, stdout io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	r, err := bench.ReadReport(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if err := r.Price(); err != nil {
+		return err
+	}
+	r.Findings = bench.Findings(r)
+	return write(filepath.Dir(path), r, stdout)
 }
 
 func write(dir string, r *bench.Report, stdout io.Writer) error {
