@@ -18,6 +18,7 @@ import (
 	"github.com/runnerfleet/fleet/local/fleetlocal"
 	"github.com/runnerfleet/fleet/local/githubfake"
 	"github.com/runnerfleet/fleet/local/lambdalocal"
+	"github.com/runnerfleet/fleet/local/simrunner"
 )
 
 // LabelSet is one kind of job in the burst. Share is its fraction of the jobs; New marks
@@ -572,44 +573,7 @@ func measure(ctx context.Context, env *fleetlocal.Env, cfg BurstConfig, ids []qu
 		res.Ratio = res.LaunchSpan / res.Minimum
 	}
 
-	// Fargate time not running a job, per runner task (production seconds).
-	var nr NotRunning
-	for _, r := range env.Runners.Runs() {
-		if r.StartedAt.Before(start) {
-			continue
-		}
-		nr.Tasks++
-		end := r.ExitedAt
-		if s := stoppedAt[r.TaskARN]; !s.IsZero() {
-			end = s
-		}
-		if r.JobID == 0 || r.JobStartedAt.IsZero() {
-			nr.TasksIdle++
-			if !end.IsZero() {
-				nr.Unused += cfg.prod(end.Sub(r.StartedAt)).Seconds() + cfg.Boot.Shutdown.Seconds()
-			}
-			continue
-		}
-		booted := r.BootedAt
-		if booted.IsZero() {
-			booted = r.StartedAt
-		}
-		nr.Boot += cfg.prod(booted.Sub(r.StartedAt)).Seconds()
-		nr.Idle += cfg.prod(r.JobStartedAt.Sub(booted)).Seconds()
-		shutdown := cfg.Boot.Shutdown.Seconds()
-		if c, ok := completedAt[r.RunnerName]; ok && !end.IsZero() && end.After(c) {
-			shutdown += cfg.prod(end.Sub(c)).Seconds()
-		}
-		nr.Shutdown += shutdown
-	}
-	if n := float64(nr.Tasks - nr.TasksIdle); n > 0 {
-		nr.Boot, nr.Idle, nr.Shutdown = nr.Boot/n, nr.Idle/n, nr.Shutdown/n
-	}
-	if len(ids) > 0 {
-		nr.Unused /= float64(len(ids))
-	}
-	nr.PerJob = (nr.Boot+nr.Idle+nr.Shutdown)*float64(nr.Tasks-nr.TasksIdle)/float64(max(1, len(ids))) + nr.Unused
-	res.Fargate = nr
+	res.Fargate = notRunning(env.Runners.Runs(), stoppedAt, completedAt, start, len(ids), cfg.TimeScale, cfg.Boot.Shutdown)
 
 	leaks := env.Leaked()
 	res.Leaked.Tasks, res.Leaked.Registrations = len(leaks.Tasks), len(leaks.Registrations)
@@ -734,4 +698,52 @@ func executions(ctx context.Context, env *fleetlocal.Env, start time.Time, res *
 		}
 	}
 	return total, nil
+}
+
+// notRunning sums, over the runner tasks launched since start, the Fargate time not spent
+// on a job, in production seconds (wall / scale): boot (launch → running), idle (running
+// → job started) and shutdown (job completed → task stopped, plus the shutdown model) per
+// runner that ran a job; a runner that never got one counts whole (its life plus the
+// shutdown model), spread over the jobs. stoppedAt is by task ARN, completedAt (the job's
+// completion) by runner name.
+func notRunning(runs []simrunner.Run, stoppedAt, completedAt map[string]time.Time, start time.Time, jobs int, scale float64, shutdownModel time.Duration) NotRunning {
+	prod := func(d time.Duration) float64 { return d.Seconds() / scale }
+	var nr NotRunning
+	for _, r := range runs {
+		if r.StartedAt.Before(start) {
+			continue
+		}
+		nr.Tasks++
+		end := r.ExitedAt
+		if s := stoppedAt[r.TaskARN]; !s.IsZero() {
+			end = s
+		}
+		if r.JobID == 0 || r.JobStartedAt.IsZero() {
+			nr.TasksIdle++
+			if !end.IsZero() {
+				nr.Unused += prod(end.Sub(r.StartedAt)) + shutdownModel.Seconds()
+			}
+			continue
+		}
+		booted := r.BootedAt
+		if booted.IsZero() {
+			booted = r.StartedAt
+		}
+		nr.Boot += prod(booted.Sub(r.StartedAt))
+		nr.Idle += prod(r.JobStartedAt.Sub(booted))
+		shutdown := shutdownModel.Seconds()
+		if c, ok := completedAt[r.RunnerName]; ok && !end.IsZero() && end.After(c) {
+			shutdown += prod(end.Sub(c))
+		}
+		nr.Shutdown += shutdown
+	}
+	ran := float64(nr.Tasks - nr.TasksIdle)
+	if ran > 0 {
+		nr.Boot, nr.Idle, nr.Shutdown = nr.Boot/ran, nr.Idle/ran, nr.Shutdown/ran
+	}
+	if jobs > 0 {
+		nr.Unused /= float64(jobs)
+	}
+	nr.PerJob = (nr.Boot+nr.Idle+nr.Shutdown)*ran/float64(max(1, jobs)) + nr.Unused
+	return nr
 }

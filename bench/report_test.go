@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/runnerfleet/fleet/local/simrunner"
 )
 
 func TestAssign(t *testing.T) {
@@ -185,5 +187,40 @@ func TestQuotaSeriesCapsAtJobs(t *testing.T) {
 	s := QuotaSeries(Quota{Name: "q", Burst: 10, PerSecond: 5, PerJob: 1}, 20, 10, "black")
 	if s.Y[0] != 10 || s.Y[len(s.Y)-1] != 20 {
 		t.Errorf("quota line starts at %v and ends at %v, want 10 (the burst) and 20 (the jobs)", s.Y[0], s.Y[len(s.Y)-1])
+	}
+}
+
+func TestNotRunning(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	// At time scale 0.5 a wall second is two production seconds.
+	runs := []simrunner.Run{
+		// Before the burst: ignored.
+		{TaskARN: "warm", RunnerName: "warm", JobID: 1, StartedAt: at(-10), BootedAt: at(-5), JobStartedAt: at(-4), ExitedAt: at(-1)},
+		// Boots 30 s, waits 1 s, job ends at 100, task stops at 101 (wall).
+		{TaskARN: "a", RunnerName: "ra", JobID: 2, StartedAt: at(0), BootedAt: at(30), JobStartedAt: at(31), ExitedAt: at(100)},
+		// Same shape, no stop time recorded by ECS: the exit counts.
+		{TaskARN: "b", RunnerName: "rb", JobID: 3, StartedAt: at(0), BootedAt: at(30), JobStartedAt: at(33), ExitedAt: at(100)},
+		// Never got a job: reaped at 60.
+		{TaskARN: "c", RunnerName: "rc", StartedAt: at(0), BootedAt: at(30), ExitedAt: at(60)},
+	}
+	stopped := map[string]time.Time{"a": at(101), "c": at(60)}
+	completed := map[string]time.Time{"ra": at(100), "rb": at(100)}
+	got := notRunning(runs, stopped, completed, t0, 2, 0.5, 5*time.Second)
+	want := NotRunning{Boot: 60, Idle: 4, Shutdown: 6, Unused: (120 + 5) / 2.0, Tasks: 3, TasksIdle: 1}
+	want.PerJob = (60+4+6)*2/2.0 + want.Unused
+	for _, f := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"boot", got.Boot, want.Boot}, {"idle", got.Idle, want.Idle}, {"shutdown", got.Shutdown, want.Shutdown},
+		{"unused", got.Unused, want.Unused}, {"per job", got.PerJob, want.PerJob},
+	} {
+		if !near(f.got, f.want) {
+			t.Errorf("%s = %v, want %v", f.name, f.got, f.want)
+		}
+	}
+	if got.Tasks != want.Tasks || got.TasksIdle != want.TasksIdle {
+		t.Errorf("tasks %d (idle %d), want %d (%d)", got.Tasks, got.TasksIdle, want.Tasks, want.TasksIdle)
 	}
 }
