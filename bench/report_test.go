@@ -224,3 +224,11 @@ func TestNotRunning(t *testing.T) {
 		t.Errorf("tasks %d (idle %d), want %d (%d)", got.Tasks, got.TasksIdle, want.Tasks, want.TasksIdle)
 	}
 }
+
+func TestNiceCeil(t *testing.T) {
+	for _, tc := range []struct{ in, want float64 }{{0, 1}, {1, 1}, {336, 400}, {1000, 1000}, {1001, 1200}, {0.7, 0.8}, {26, 30}} {
+		if got := niceCeil(tc.in); !near(got, tc.want) {
+			t.Errorf("niceCeil(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}

@@ -119,13 +119,14 @@ func WriteSVG(w io.Writer, title string, series []Series, marks map[string]float
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 
-// niceCeil rounds up to 1, 2 or 5 times a power of ten, so grid labels read well.
+// niceCeil rounds up to 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten, so the
+// five grid steps read well and the data fills most of the chart.
 func niceCeil(v float64) float64 {
 	if v <= 0 {
 		return 1
 	}
 	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 5, 10} {
+	for _, m := range []float64{1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10} {
 		if v <= m*p {
 			return m * p
 		}
