@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -242,7 +243,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		{"KMS", pr.KMSRequest}, {"Secrets Manager", pr.SecretsManagerAPI}, {"Fargate x86 vCPU", pr.FargateVCPUHour}, {"Fargate x86 memory", pr.FargateGBHour},
 		{"Fargate arm64 vCPU", pr.FargateARMVCPU}, {"Fargate arm64 memory", pr.FargateARMGB},
 	} {
-		p("| %s | $%.10g per %s | %s | %s | %s | %s |\n", x.name, x.p.USD, x.p.Unit, x.p.Quoted, x.p.Source, x.p.Date, x.p.Note)
+		p("| %s | $%s per %s | %s | %s | %s | %s |\n", x.name, strconv.FormatFloat(x.p.USD, 'f', -1, 64), x.p.Unit, x.p.Quoted, x.p.Source, x.p.Date, x.p.Note)
 	}
 	p("| Fargate Spot | %.0f%% off on-demand x86 | %s | %s | %s | %s |\n\n", pr.SpotDiscount*100, pr.SpotDiscountSource.Quoted, pr.SpotDiscountSource.Source, pr.SpotDiscountSource.Date, pr.SpotDiscountSource.Note)
 	p("ECR storage, CloudWatch Logs and data transfer are out of scope. Boot-time model: %s\n\n", c.Boot.Source)

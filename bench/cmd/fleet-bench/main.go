@@ -115,7 +115,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	began := time.Now()
 
 	r := &bench.Report{Generated: began, Machine: fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()),
-		Command: "fleet-bench " + strings.Join(shown(args), " "), Quotas: q, Prices: prices}
+		Command: strings.TrimSpace("fleet-bench " + strings.Join(shown(args), " ")), Quotas: q, Prices: prices}
+	if r.Command == "fleet-bench" {
+		r.Command = "make bench"
+	}
 	c := &r.Config
 	c.Jobs, c.TimeScale, c.JobSeconds, c.BuildSeconds, c.IdleSeconds = *jobs, *scale, *jobSecs, *buildSecs, *idleSecs
 	c.Concurrency, c.RunnerSize, c.Boot, c.LabelSets = *concurrency, bench.TaskSize{VCPU: *vcpu, GB: *memGB}, boot, bench.DefaultLabelSets()
