@@ -265,8 +265,10 @@ func (c Config) Validate() error {
 		bad("defaultImage", "%q is not matched by imageAllowList; add a pattern for it", c.DefaultImage)
 	}
 
-	if c.IdleTimeoutSeconds < 60 || c.IdleTimeoutSeconds > 86400 {
-		bad("idleTimeoutSeconds", "%d must be between 60 and 86400", c.IdleTimeoutSeconds)
+	// The idle wait starts with the launch, so it must cover a Fargate boot (30-90 s)
+	// plus the Spot capacity retries, or a runner is reaped before it could connect.
+	if c.IdleTimeoutSeconds < 120 || c.IdleTimeoutSeconds > 86400 {
+		bad("idleTimeoutSeconds", "%d must be between 120 and 86400 (the idle wait also covers launching the task)", c.IdleTimeoutSeconds)
 	}
 	// ResolveImage accepts up to a day: a runner living longer is a leak, not a job.
 	if c.RunnerTTLSeconds < 300 || c.RunnerTTLSeconds > 86400 {

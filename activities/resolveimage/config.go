@@ -133,7 +133,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		lo, hi     int
 		constraint string
 	}{
-		{"IDLE_TIMEOUT_SECONDS", &c.IdleSeconds, 300, 30, 86400, "from 30 to 86400"},
+		// The idle wait starts with the launch: it must cover a Fargate boot and the
+		// Spot capacity retries, or a runner is reaped before it could connect.
+		{"IDLE_TIMEOUT_SECONDS", &c.IdleSeconds, 300, 120, 86400, "from 120 to 86400 (the idle wait also covers launching the task)"},
 		{"RUNNER_TTL_SECONDS", &c.RunnerTTLSeconds, 21600, 300, 86400, "from 300 to 86400 (GitHub gives up on a job after 24 hours)"},
 		// CodeBuild accepts build timeouts of 5 to 2160 minutes; one runner image takes minutes.
 		{"BUILD_TIMEOUT_SECONDS", &c.BuildSeconds, 3600, 300, 28800, "from 300 to 28800"},
