@@ -3,7 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strconv"
+	"github.com/runnerfleet/fleet/internal/envconfig"
 	"strings"
 	"time"
 )
@@ -28,11 +28,7 @@ type Config struct {
 }
 
 // ConfigError names the environment variable that is wrong.
-type ConfigError struct {
-	Var, Problem string
-}
-
-func (e *ConfigError) Error() string { return e.Var + ": " + e.Problem }
+type ConfigError = envconfig.Error
 
 // LoadConfig reads the configuration through getenv and validates it.
 func LoadConfig(getenv func(string) string) (Config, error) {
@@ -45,33 +41,19 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SecretTTL:  5 * time.Minute,
 	}
 	if c.SecretARN == "" {
-		errs = append(errs, &ConfigError{"GITHUB_SECRET_ARN", "must name the Secrets Manager secret holding the GitHub App key or token"})
+		errs = append(errs, &ConfigError{Var: "GITHUB_SECRET_ARN", Problem: "must name the Secrets Manager secret holding the GitHub App key or token"})
 	}
 	if !strings.HasPrefix(c.ClusterARN, "arn:") || !strings.Contains(c.ClusterARN, ":cluster/") {
-		errs = append(errs, &ConfigError{"CLUSTER_ARN", fmt.Sprintf("%q must be the runner cluster's ARN (arn:aws:ecs:<region>:<account>:cluster/<name>)", c.ClusterARN)})
+		errs = append(errs, &ConfigError{Var: "CLUSTER_ARN", Problem: fmt.Sprintf("%q must be the runner cluster's ARN (arn:aws:ecs:<region>:<account>:cluster/<name>)", c.ClusterARN)})
 	}
-	if err := seconds(getenv, "CLEANUP_BUSY_WAIT_SECONDS", 0, 120, &c.BusyWait); err != nil {
+	if err := envconfig.Seconds(getenv, "CLEANUP_BUSY_WAIT_SECONDS", 0, 120, &c.BusyWait); err != nil {
 		errs = append(errs, err)
 	}
-	if err := seconds(getenv, "CLEANUP_BUDGET_SECONDS", 1, 240, &c.Budget); err != nil {
+	if err := envconfig.Seconds(getenv, "CLEANUP_BUDGET_SECONDS", 1, 240, &c.Budget); err != nil {
 		errs = append(errs, err)
 	}
-	if err := seconds(getenv, "SECRET_CACHE_SECONDS", 1, 3600, &c.SecretTTL); err != nil {
+	if err := envconfig.Seconds(getenv, "SECRET_CACHE_SECONDS", 1, 3600, &c.SecretTTL); err != nil {
 		errs = append(errs, err)
 	}
 	return c, errors.Join(errs...)
-}
-
-// seconds reads an optional whole number of seconds in [lo, hi] into d.
-func seconds(getenv func(string) string, name string, lo, hi int, d *time.Duration) error {
-	v := strings.TrimSpace(getenv(name))
-	if v == "" {
-		return nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		return &ConfigError{name, fmt.Sprintf("%q must be a whole number of seconds from %d to %d", v, lo, hi)}
-	}
-	*d = time.Duration(n) * time.Second
-	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/runnerfleet/fleet/internal/envconfig"
 	"strconv"
 	"strings"
 	"time"
@@ -32,11 +33,7 @@ type Config struct {
 }
 
 // ConfigError names the environment variable that is wrong.
-type ConfigError struct {
-	Var, Problem string
-}
-
-func (e *ConfigError) Error() string { return e.Var + ": " + e.Problem }
+type ConfigError = envconfig.Error
 
 // LoadConfig reads the configuration through getenv and validates it; every problem is a
 // *ConfigError naming its variable.
@@ -50,30 +47,30 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SecretTTL:       5 * time.Minute,
 	}
 	if !strings.HasPrefix(c.Cluster, "arn:") {
-		errs = append(errs, &ConfigError{"CLUSTER_ARN", "must be the ECS cluster ARN runner tasks run in"})
+		errs = append(errs, &ConfigError{Var: "CLUSTER_ARN", Problem: "must be the ECS cluster ARN runner tasks run in"})
 	}
 	if _, err := executionARNPrefix(c.StateMachineARN); err != nil {
-		errs = append(errs, &ConfigError{"STATE_MACHINE_ARN", err.Error()})
+		errs = append(errs, &ConfigError{Var: "STATE_MACHINE_ARN", Problem: err.Error()})
 	}
-	for _, s := range splitList(getenv("RUNNER_SCOPES")) {
+	for _, s := range envconfig.List(getenv("RUNNER_SCOPES")) {
 		if !strings.HasPrefix(s, "repo:") && !strings.HasPrefix(s, "org:") {
-			errs = append(errs, &ConfigError{"RUNNER_SCOPES", fmt.Sprintf("%q must be repo:owner/name or org:name", s)})
+			errs = append(errs, &ConfigError{Var: "RUNNER_SCOPES", Problem: fmt.Sprintf("%q must be repo:owner/name or org:name", s)})
 			continue
 		}
 		sc, err := ghrunner.ParseScope(s)
 		if err != nil {
-			errs = append(errs, &ConfigError{"RUNNER_SCOPES", err.Error()})
+			errs = append(errs, &ConfigError{Var: "RUNNER_SCOPES", Problem: err.Error()})
 			continue
 		}
 		c.Scopes = append(c.Scopes, sc)
 	}
 	if len(c.Scopes) > 0 && c.SecretARN == "" {
-		errs = append(errs, &ConfigError{"GITHUB_SECRET_ARN", "must name the Secrets Manager secret with the GitHub credentials when RUNNER_SCOPES is set"})
+		errs = append(errs, &ConfigError{Var: "GITHUB_SECRET_ARN", Problem: "must name the Secrets Manager secret with the GitHub credentials when RUNNER_SCOPES is set"})
 	}
 	if v := strings.TrimSpace(getenv("ORPHAN_GRACE_SECONDS")); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 60 || n > 86400 {
-			errs = append(errs, &ConfigError{"ORPHAN_GRACE_SECONDS", fmt.Sprintf("%q must be a whole number of seconds from 60 to 86400", v)})
+			errs = append(errs, &ConfigError{Var: "ORPHAN_GRACE_SECONDS", Problem: fmt.Sprintf("%q must be a whole number of seconds from 60 to 86400", v)})
 		} else {
 			c.OrphanGrace = time.Duration(n) * time.Second
 		}
@@ -81,7 +78,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if v := strings.TrimSpace(getenv("SECRET_CACHE_SECONDS")); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 3600 {
-			errs = append(errs, &ConfigError{"SECRET_CACHE_SECONDS", fmt.Sprintf("%q must be a whole number of seconds from 1 to 3600", v)})
+			errs = append(errs, &ConfigError{Var: "SECRET_CACHE_SECONDS", Problem: fmt.Sprintf("%q must be a whole number of seconds from 1 to 3600", v)})
 		} else {
 			c.SecretTTL = time.Duration(n) * time.Second
 		}
@@ -102,14 +99,4 @@ func executionARNPrefix(stateMachineARN string) (string, error) {
 	}
 	parts[5] = "execution"
 	return strings.Join(parts, ":") + ":", nil
-}
-
-func splitList(v string) []string {
-	var out []string
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

@@ -78,7 +78,7 @@ type Handler struct {
 func NewHandler(cfg Config, tasks taskAPI, executions executionDescriber, github func(context.Context) (runnerAPI, error), log *slog.Logger, metrics io.Writer) (*Handler, error) {
 	prefix, err := executionARNPrefix(cfg.StateMachineARN)
 	if err != nil {
-		return nil, &ConfigError{"STATE_MACHINE_ARN", err.Error()}
+		return nil, &ConfigError{Var: "STATE_MACHINE_ARN", Problem: err.Error()}
 	}
 	return &Handler{cfg: cfg, ecs: tasks, sfn: executions, github: github, log: log, metrics: metrics, now: time.Now, execPrefix: prefix}, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/runnerfleet/fleet/internal/envconfig"
 	"strconv"
 	"strings"
 	"time"
@@ -37,11 +38,7 @@ type Config struct {
 }
 
 // ConfigError names the environment variable that is wrong.
-type ConfigError struct {
-	Var, Problem string
-}
-
-func (e *ConfigError) Error() string { return e.Var + ": " + e.Problem }
+type ConfigError = envconfig.Error
 
 // LoadConfig reads the configuration through getenv and validates it.
 func LoadConfig(getenv func(string) string) (Config, error) {
@@ -55,47 +52,33 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SecretTTL:     5 * time.Minute,
 	}
 	if c.SecretARN == "" {
-		errs = append(errs, &ConfigError{"GITHUB_SECRET_ARN", "must name the Secrets Manager secret holding the GitHub App key or token"})
+		errs = append(errs, &ConfigError{Var: "GITHUB_SECRET_ARN", Problem: "must name the Secrets Manager secret holding the GitHub App key or token"})
 	}
 	if c.KMSKeyARN == "" || strings.ContainsAny(c.KMSKeyARN, " \t\n") {
-		errs = append(errs, &ConfigError{"KMS_KEY_ARN", fmt.Sprintf("%q must be the ARN (or alias) of the KMS key that seals JIT configs", c.KMSKeyARN)})
+		errs = append(errs, &ConfigError{Var: "KMS_KEY_ARN", Problem: fmt.Sprintf("%q must be the ARN (or alias) of the KMS key that seals JIT configs", c.KMSKeyARN)})
 	}
 	switch c.Scope {
 	case "":
 		c.Scope = ScopeRepo
 	case ScopeRepo, ScopeOrg:
 	default:
-		errs = append(errs, &ConfigError{"RUNNER_SCOPE", fmt.Sprintf("%q must be repo (runners register on the job's repository) or org (on its organisation)", c.Scope)})
+		errs = append(errs, &ConfigError{Var: "RUNNER_SCOPE", Problem: fmt.Sprintf("%q must be repo (runners register on the job's repository) or org (on its organisation)", c.Scope)})
 	}
 	if v := strings.TrimSpace(getenv("RUNNER_GROUP_ID")); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {
-			errs = append(errs, &ConfigError{"RUNNER_GROUP_ID", fmt.Sprintf("%q must be a positive runner group id (1 is the Default group)", v)})
+			errs = append(errs, &ConfigError{Var: "RUNNER_GROUP_ID", Problem: fmt.Sprintf("%q must be a positive runner group id (1 is the Default group)", v)})
 		}
 		c.RunnerGroupID = n
 	}
 	if c.Scope == ScopeRepo && c.RunnerGroupID != 1 {
-		errs = append(errs, &ConfigError{"RUNNER_GROUP_ID", fmt.Sprintf("%d applies to organisation runners only (RUNNER_SCOPE=org); repository runners join the Default group, 1", c.RunnerGroupID)})
+		errs = append(errs, &ConfigError{Var: "RUNNER_GROUP_ID", Problem: fmt.Sprintf("%d applies to organisation runners only (RUNNER_SCOPE=org); repository runners join the Default group, 1", c.RunnerGroupID)})
 	}
-	if err := seconds(getenv, "GITHUB_BUDGET_SECONDS", 1, 150, &c.Budget); err != nil {
+	if err := envconfig.Seconds(getenv, "GITHUB_BUDGET_SECONDS", 1, 150, &c.Budget); err != nil {
 		errs = append(errs, err)
 	}
-	if err := seconds(getenv, "SECRET_CACHE_SECONDS", 1, 3600, &c.SecretTTL); err != nil {
+	if err := envconfig.Seconds(getenv, "SECRET_CACHE_SECONDS", 1, 3600, &c.SecretTTL); err != nil {
 		errs = append(errs, err)
 	}
 	return c, errors.Join(errs...)
-}
-
-// seconds reads an optional whole number of seconds in [lo, hi] into d.
-func seconds(getenv func(string) string, name string, lo, hi int, d *time.Duration) error {
-	v := strings.TrimSpace(getenv(name))
-	if v == "" {
-		return nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		return &ConfigError{name, fmt.Sprintf("%q must be a whole number of seconds from %d to %d", v, lo, hi)}
-	}
-	*d = time.Duration(n) * time.Second
-	return nil
 }

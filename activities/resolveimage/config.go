@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/runnerfleet/fleet/internal/envconfig"
 	"strconv"
 	"strings"
 	"time"
@@ -56,11 +57,7 @@ type Config struct {
 }
 
 // ConfigError names the environment variable that is wrong.
-type ConfigError struct {
-	Var, Problem string
-}
-
-func (e *ConfigError) Error() string { return e.Var + ": " + e.Problem }
+type ConfigError = envconfig.Error
 
 // LoadConfig reads the configuration through getenv and validates it; every problem is a
 // *ConfigError naming its variable.
@@ -70,8 +67,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		Region:              strings.TrimSpace(getenv("AWS_REGION")),
 		ClassTableParameter: strings.TrimSpace(getenv("CLASS_TABLE_PARAMETER")),
 		Cluster:             strings.TrimSpace(getenv("CLUSTER_ARN")),
-		Subnets:             splitList(getenv("SUBNETS")),
-		SecurityGroups:      splitList(getenv("SECURITY_GROUPS")),
+		Subnets:             envconfig.List(getenv("SUBNETS")),
+		SecurityGroups:      envconfig.List(getenv("SECURITY_GROUPS")),
 		RepositoryName:      strings.TrimSpace(getenv("ECR_REPOSITORY_NAME")),
 		RepositoryURI:       strings.TrimSpace(getenv("ECR_REPOSITORY_URI")),
 		DefaultImage:        strings.ToLower(strings.TrimSpace(getenv("DEFAULT_IMAGE"))),
@@ -87,7 +84,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	for _, r := range required {
 		if r.value == "" {
-			errs = append(errs, &ConfigError{r.name, r.problem})
+			errs = append(errs, &ConfigError{Var: r.name, Problem: r.problem})
 		}
 	}
 	arns := []struct{ name, value, what string }{
@@ -97,32 +94,32 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	for _, a := range arns {
 		if !strings.HasPrefix(a.value, "arn:") {
-			errs = append(errs, &ConfigError{a.name, "must be " + a.what})
+			errs = append(errs, &ConfigError{Var: a.name, Problem: "must be " + a.what})
 		}
 	}
 	if len(c.Subnets) == 0 {
-		errs = append(errs, &ConfigError{"SUBNETS", "must list at least one subnet id (comma-separated)"})
+		errs = append(errs, &ConfigError{Var: "SUBNETS", Problem: "must list at least one subnet id (comma-separated)"})
 	}
 	if len(c.SecurityGroups) == 0 {
-		errs = append(errs, &ConfigError{"SECURITY_GROUPS", "must list at least one security group id (comma-separated)"})
+		errs = append(errs, &ConfigError{Var: "SECURITY_GROUPS", Problem: "must list at least one security group id (comma-separated)"})
 	}
 	if err := imageref.ValidateRepository(c.RepositoryURI); err != nil {
-		errs = append(errs, &ConfigError{"ECR_REPOSITORY_URI", "must be the repository URI without a tag, such as 111122223333.dkr.ecr.eu-west-1.amazonaws.com/runner-fleet"})
+		errs = append(errs, &ConfigError{Var: "ECR_REPOSITORY_URI", Problem: "must be the repository URI without a tag, such as 111122223333.dkr.ecr.eu-west-1.amazonaws.com/runner-fleet"})
 	}
 	if c.DefaultImage == "" {
-		errs = append(errs, &ConfigError{"DEFAULT_IMAGE", "must name the image used when a job has no image: label"})
+		errs = append(errs, &ConfigError{Var: "DEFAULT_IMAGE", Problem: "must name the image used when a job has no image: label"})
 	} else if err := imageref.Validate(c.DefaultImage); err != nil {
-		errs = append(errs, &ConfigError{"DEFAULT_IMAGE", err.Error()})
+		errs = append(errs, &ConfigError{Var: "DEFAULT_IMAGE", Problem: err.Error()})
 	}
 	allow, err := imageref.ParseAllowList(getenv("IMAGE_ALLOW_LIST"))
 	if err != nil {
-		errs = append(errs, &ConfigError{"IMAGE_ALLOW_LIST", err.Error()})
+		errs = append(errs, &ConfigError{Var: "IMAGE_ALLOW_LIST", Problem: err.Error()})
 	}
 	c.AllowList = allow
 	if v := strings.TrimSpace(getenv("ASSIGN_PUBLIC_IP")); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			errs = append(errs, &ConfigError{"ASSIGN_PUBLIC_IP", fmt.Sprintf("%q is not true or false", v)})
+			errs = append(errs, &ConfigError{Var: "ASSIGN_PUBLIC_IP", Problem: fmt.Sprintf("%q is not true or false", v)})
 		}
 		c.AssignPublicIP = b
 	}
@@ -148,32 +145,22 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n < s.lo || n > s.hi {
-			errs = append(errs, &ConfigError{s.name, fmt.Sprintf("%q must be a whole number of seconds %s", v, s.constraint)})
+			errs = append(errs, &ConfigError{Var: s.name, Problem: fmt.Sprintf("%q must be a whole number of seconds %s", v, s.constraint)})
 			continue
 		}
 		*s.dst = n
 	}
 	if c.IdleSeconds >= c.RunnerTTLSeconds {
-		errs = append(errs, &ConfigError{"IDLE_TIMEOUT_SECONDS", fmt.Sprintf("%d must be shorter than RUNNER_TTL_SECONDS (%d)", c.IdleSeconds, c.RunnerTTLSeconds)})
+		errs = append(errs, &ConfigError{Var: "IDLE_TIMEOUT_SECONDS", Problem: fmt.Sprintf("%d must be shorter than RUNNER_TTL_SECONDS (%d)", c.IdleSeconds, c.RunnerTTLSeconds)})
 	}
 	c.ClassCacheTTL = time.Minute
 	if v := strings.TrimSpace(getenv("CLASS_CACHE_SECONDS")); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 3600 {
-			errs = append(errs, &ConfigError{"CLASS_CACHE_SECONDS", fmt.Sprintf("%q must be a whole number of seconds from 0 to 3600 (0 reads SSM on every invocation)", v)})
+			errs = append(errs, &ConfigError{Var: "CLASS_CACHE_SECONDS", Problem: fmt.Sprintf("%q must be a whole number of seconds from 0 to 3600 (0 reads SSM on every invocation)", v)})
 		} else {
 			c.ClassCacheTTL = time.Duration(n) * time.Second
 		}
 	}
 	return c, errors.Join(errs...)
-}
-
-func splitList(v string) []string {
-	var out []string
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/runnerfleet/fleet/internal/envconfig"
 	"strconv"
 	"strings"
 	"time"
@@ -35,11 +36,7 @@ type Config struct {
 }
 
 // ConfigError names the environment variable that is wrong.
-type ConfigError struct {
-	Var, Problem string
-}
-
-func (e *ConfigError) Error() string { return e.Var + ": " + e.Problem }
+type ConfigError = envconfig.Error
 
 // LoadConfig reads the configuration through getenv and validates it.
 func LoadConfig(getenv func(string) string) (Config, error) {
@@ -49,7 +46,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SecretARN:       strings.TrimSpace(getenv("GITHUB_SECRET_ARN")),
 		Labels: fleet.LabelPolicy{
 			FleetLabel:   strings.TrimSpace(getenv("FLEET_LABEL")),
-			Extra:        splitList(getenv("EXTRA_LABELS")),
+			Extra:        envconfig.List(getenv("EXTRA_LABELS")),
 			DefaultImage: strings.TrimSpace(getenv("DEFAULT_IMAGE")),
 			DefaultClass: strings.TrimSpace(getenv("DEFAULT_CLASS")),
 		},
@@ -62,50 +59,40 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		c.RunnerScope = "repo"
 	case "repo", "org":
 	default:
-		errs = append(errs, &ConfigError{"RUNNER_SCOPE", fmt.Sprintf("%q must be repo or org", c.RunnerScope)})
+		errs = append(errs, &ConfigError{Var: "RUNNER_SCOPE", Problem: fmt.Sprintf("%q must be repo or org", c.RunnerScope)})
 	}
 	if !strings.HasPrefix(c.StateMachineARN, "arn:") {
-		errs = append(errs, &ConfigError{"STATE_MACHINE_ARN", "must be the RunnerFleet state machine ARN"})
+		errs = append(errs, &ConfigError{Var: "STATE_MACHINE_ARN", Problem: "must be the RunnerFleet state machine ARN"})
 	}
 	if c.SecretARN == "" {
-		errs = append(errs, &ConfigError{"GITHUB_SECRET_ARN", "must name the Secrets Manager secret holding webhook_secret"})
+		errs = append(errs, &ConfigError{Var: "GITHUB_SECRET_ARN", Problem: "must name the Secrets Manager secret holding webhook_secret"})
 	}
 	if c.Labels.DefaultImage == "" {
-		errs = append(errs, &ConfigError{"DEFAULT_IMAGE", "must name the image used when a job has no image: label"})
+		errs = append(errs, &ConfigError{Var: "DEFAULT_IMAGE", Problem: "must name the image used when a job has no image: label"})
 	}
 	if c.Labels.DefaultClass == "" {
-		errs = append(errs, &ConfigError{"DEFAULT_CLASS", "must name the class used when a job has no class: label"})
+		errs = append(errs, &ConfigError{Var: "DEFAULT_CLASS", Problem: "must name the class used when a job has no class: label"})
 	}
 	repos, err := ParseRepositoryFilter(getenv("ALLOWED_REPOSITORIES"))
 	if err != nil {
-		errs = append(errs, &ConfigError{"ALLOWED_REPOSITORIES", err.Error()})
+		errs = append(errs, &ConfigError{Var: "ALLOWED_REPOSITORIES", Problem: err.Error()})
 	}
 	c.Repositories = repos
 	if v := strings.TrimSpace(getenv("ALLOW_PUBLIC_REPOSITORIES")); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			errs = append(errs, &ConfigError{"ALLOW_PUBLIC_REPOSITORIES", fmt.Sprintf("%q is not true or false", v)})
+			errs = append(errs, &ConfigError{Var: "ALLOW_PUBLIC_REPOSITORIES", Problem: fmt.Sprintf("%q is not true or false", v)})
 		}
 		c.AllowPublic = b
 	}
 	if v := strings.TrimSpace(getenv("SECRET_CACHE_SECONDS")); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 3600 {
-			errs = append(errs, &ConfigError{"SECRET_CACHE_SECONDS", fmt.Sprintf("%q must be a whole number of seconds from 1 to 3600", v)})
+			errs = append(errs, &ConfigError{Var: "SECRET_CACHE_SECONDS", Problem: fmt.Sprintf("%q must be a whole number of seconds from 1 to 3600", v)})
 		}
 		c.SecretTTL = time.Duration(n) * time.Second
 	}
 	return c, errors.Join(errs...)
-}
-
-func splitList(v string) []string {
-	var out []string
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // RepositoryFilter decides which repositories the fleet serves.
@@ -118,7 +105,7 @@ type RepositoryFilter struct {
 // ParseRepositoryFilter reads "owner/name, owner/*" or "*"; empty serves nothing.
 func ParseRepositoryFilter(v string) (RepositoryFilter, error) {
 	f := RepositoryFilter{owners: map[string]bool{}, repos: map[string]bool{}}
-	for _, p := range splitList(v) {
+	for _, p := range envconfig.List(v) {
 		p = strings.ToLower(p)
 		if p == "*" {
 			f.all = true

@@ -1,0 +1,45 @@
+package envconfig
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSeconds(t *testing.T) {
+	tests := []struct {
+		value   string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"", 7 * time.Second, false}, // unset keeps the default
+		{" 30 ", 30 * time.Second, false},
+		{"1", time.Second, false},
+		{"0", 0, true},
+		{"121", 0, true},
+		{"ten", 0, true},
+		{"1.5", 0, true},
+	}
+	for _, tc := range tests {
+		d := 7 * time.Second
+		err := Seconds(func(string) string { return tc.value }, "X_SECONDS", 1, 120, &d)
+		var e *Error
+		switch {
+		case tc.wantErr && (!errors.As(err, &e) || e.Var != "X_SECONDS" || !strings.Contains(e.Error(), "from 1 to 120")):
+			t.Errorf("Seconds(%q) error %v; want an Error naming X_SECONDS and the range", tc.value, err)
+		case !tc.wantErr && (err != nil || d != tc.want):
+			t.Errorf("Seconds(%q) = %v, %v; want %v", tc.value, d, err, tc.want)
+		}
+	}
+}
+
+func TestList(t *testing.T) {
+	if got := List(" a, ,b ,, c"); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Fatalf("List = %q", got)
+	}
+	if got := List(""); got != nil {
+		t.Fatalf("List(\"\") = %q; want nil", got)
+	}
+}
