@@ -29,10 +29,7 @@ func main() {
 	if err != nil {
 		// Every invocation then fails as ConfigurationInvalid naming the variables, which
 		// the execution reports, rather than as an opaque runtime exit.
-		log.Error("invalid configuration", "error", err)
-		activity.Start(log, func(context.Context, fleet.Invocation) (fleet.Result, error) {
-			return fleet.Result{}, activity.Misconfigured("the function's environment is invalid: %v", err)
-		})
+		activity.StartMisconfigured[fleet.Result](log, err)
 	}
 	ctx := context.Background()
 	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRetryMaxAttempts(awsAttempts))

@@ -116,3 +116,14 @@ func ExecutionName(executionARN string) string {
 
 // Errorf is fmt.Errorf, kept here so handlers import one package for error helpers.
 func Errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// StartMisconfigured runs, in place of the real handler, one that fails every invocation
+// with ConfigurationInvalid naming what is wrong with the environment: the execution then
+// reports the bad variable instead of an opaque runtime exit. It never returns.
+func StartMisconfigured[Out any](log *slog.Logger, cfgErr error) {
+	log.Error("invalid configuration", "error", cfgErr)
+	Start(log, func(context.Context, fleet.Invocation) (Out, error) {
+		var zero Out
+		return zero, Misconfigured("the function's environment is invalid: %v", cfgErr)
+	})
+}
