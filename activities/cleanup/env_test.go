@@ -13,7 +13,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
@@ -117,27 +116,7 @@ func newEnv(t *testing.T) *env {
 // RunRunner's TaskSubmitted in the execution's history as Step Functions does.
 func (e *env) launch(t *testing.T, submitted bool) {
 	t.Helper()
-	ctx := context.Background()
-	client := ecs.NewFromConfig(e.awsCfg)
-	td, err := client.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
-		Family: aws.String("runner-fleet-runner"), RequiresCompatibilities: []ecstypes.Compatibility{ecstypes.CompatibilityFargate},
-		NetworkMode: ecstypes.NetworkModeAwsvpc, Cpu: aws.String("1024"), Memory: aws.String("2048"),
-		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String(fleet.RunnerContainer), Image: aws.String("runner:abc"), Essential: aws.Bool(true)}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := client.RunTask(ctx, &ecs.RunTaskInput{
-		Cluster: aws.String(e.cluster), TaskDefinition: td.TaskDefinition.TaskDefinitionArn, LaunchType: ecstypes.LaunchTypeFargate,
-		NetworkConfiguration: &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{Subnets: []string{"subnet-0123456789abcdef0"}}},
-	})
-	if err != nil || len(run.Tasks) != 1 {
-		t.Fatalf("RunTask: %v %+v", err, run)
-	}
-	e.task = aws.ToString(run.Tasks[0].TaskArn)
-	if err := e.aws.ECS.SetTaskRunning(e.task); err != nil {
-		t.Fatal(err)
-	}
+	e.task = testenv.RunnerTask(t, e.aws, e.awsCfg, e.cluster)
 	if !submitted {
 		return
 	}

@@ -8,6 +8,9 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/runnerfleet/fleet/internal/fleet"
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
@@ -116,4 +119,33 @@ func Bootstrap(t *testing.T, awsURL string, fns ...lambdalocal.Function) (*lambd
 		t.Fatal(err)
 	}
 	return rt, logs
+}
+
+// RunnerTask starts a runner task in the ECS fake's cluster and makes it RUNNING, as
+// RunRunner leaves it once the runner booted, and returns its ARN. The task definition
+// has the runner container of docs/contract.md.
+func RunnerTask(t testing.TB, fake *awsfake.Server, cfg aws.Config, cluster string) string {
+	t.Helper()
+	ctx := context.Background()
+	client := ecs.NewFromConfig(cfg)
+	td, err := client.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
+		Family: aws.String("runner-fleet-runner"), RequiresCompatibilities: []ecstypes.Compatibility{ecstypes.CompatibilityFargate},
+		NetworkMode: ecstypes.NetworkModeAwsvpc, Cpu: aws.String("1024"), Memory: aws.String("2048"),
+		ContainerDefinitions: []ecstypes.ContainerDefinition{{Name: aws.String(fleet.RunnerContainer), Image: aws.String("runner:abc"), Essential: aws.Bool(true)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := client.RunTask(ctx, &ecs.RunTaskInput{
+		Cluster: aws.String(cluster), TaskDefinition: td.TaskDefinition.TaskDefinitionArn, LaunchType: ecstypes.LaunchTypeFargate,
+		NetworkConfiguration: &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{Subnets: []string{"subnet-0123456789abcdef0"}}},
+	})
+	if err != nil || len(run.Tasks) != 1 {
+		t.Fatalf("RunTask: %v %+v", err, run)
+	}
+	task := aws.ToString(run.Tasks[0].TaskArn)
+	if err := fake.ECS.SetTaskRunning(task); err != nil {
+		t.Fatal(err)
+	}
+	return task
 }
