@@ -21,7 +21,6 @@ type State struct {
 	Runner  *Runner                    `json:"runner,omitempty"`
 	Run     *Run                       `json:"run,omitempty"`
 	Failure map[string]StepFailure     `json:"failure,omitempty"`
-	Result  *Result                    `json:"result,omitempty"`
 	Extra   map[string]json.RawMessage `json:"-"`
 }
 
