@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -61,7 +62,18 @@ func newEnv(t *testing.T, mutate ...func(*Config)) *env {
 	fake := awsfake.New(awsfake.Options{Now: c.Now})
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
-	awsCfg, err := fake.AWSConfig(context.Background(), srv.URL, func(cfg *aws.Config) { cfg.RetryMaxAttempts = 1 })
+	awsCfg, err := fake.AWSConfig(context.Background(), srv.URL, func(cfg *aws.Config) {
+		// One attempt for everything AWS answers (a throttle surfaces at once), and one
+		// retry for a connection the loopback transport dropped (aws-sdk-go-v2 #2737),
+		// which a loaded machine occasionally shows.
+		cfg.Retryer = func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = 2
+				o.Retryables = []retry.IsErrorRetryable{retry.RetryableConnectionError{}}
+				o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
+			})
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
