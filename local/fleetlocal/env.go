@@ -298,9 +298,6 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 	if err := e.provision(); err != nil {
 		return nil, err
 	}
-	if err := e.faults(); err != nil {
-		return nil, err
-	}
 
 	// Lambda functions: the real bootstraps behind a Runtime API.
 	e.Runtime = lambdalocal.New(opts.Log, opts.FunctionLogs)
@@ -333,6 +330,10 @@ func Start(ctx context.Context, opts Options) (*Env, error) {
 
 	// GitHub Actions side: job queue, deliveries to the webhook, simulated runners.
 	if err := e.actions(ctx, kms.NewFromConfig(e.AWSCfg)); err != nil {
+		return nil, err
+	}
+	// Faults last: setting up (the webhook registered on GitHub, above) is not the test.
+	if err := e.faults(); err != nil {
 		return nil, err
 	}
 	if opts.JanitorEvery > 0 {
