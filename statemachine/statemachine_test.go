@@ -655,18 +655,15 @@ func sampleState(t *testing.T) any {
 }
 
 // fleetImageBuildInput is a complete RunnerFleetImageBuild input as ResolveImage writes
-// it (activities/resolveimage BuildInput), decoded.
+// it (imageref.Build.Input), decoded.
 func fleetImageBuildInput(t *testing.T) any {
 	t.Helper()
 	build := imageref.Build{BaseImage: "ubuntu:24.04", ImageTag: "ubuntu-24.04-arm64-5f3c", RepositoryURI: "123456789012.dkr.ecr.us-east-1.amazonaws.com/runner-fleet", Arch: "arm64"}
-	env, err := build.Environment()
+	in, err := build.Input(3600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := json.Marshal(map[string]any{
-		"base_image": build.BaseImage, "image_tag": build.ImageTag, "repository_uri": build.RepositoryURI,
-		"arch": build.Arch, "build_timeout_seconds": 3600, "environment": env,
-	})
+	b, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)
 	}

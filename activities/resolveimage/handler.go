@@ -58,20 +58,6 @@ func NewHandler(cfg Config, recipe imageref.Recipe, c Clients, log *slog.Logger)
 	return h
 }
 
-// BuildInput is the input of the RunnerFleetImageBuild execution that builds a missing
-// image. It is a pure function of the image (no job, no time), so every job wanting the
-// tag sends byte-identical input and StartExecution joins the running build. Environment
-// is the same data as CodeBuild environment overrides (runner/imageref), ready for
-// StartBuild's EnvironmentVariablesOverride.
-type BuildInput struct {
-	BaseImage           string            `json:"base_image"`
-	ImageTag            string            `json:"image_tag"`
-	RepositoryURI       string            `json:"repository_uri"`
-	Arch                string            `json:"arch"`
-	BuildTimeoutSeconds int               `json:"build_timeout_seconds"`
-	Environment         []imageref.EnvVar `json:"environment"`
-}
-
 // Resolve is the activity: validate the job, check its image against the allow-list,
 // look up its class, find or plan the image, and make sure a task definition exists.
 func (h *Handler) Resolve(ctx context.Context, in fleet.Invocation) (fleet.Plan, error) {
@@ -216,16 +202,12 @@ func (h *Handler) imageExists(ctx context.Context, tag string) (bool, error) {
 }
 
 func (h *Handler) buildInput(ref, tag, arch string) (json.RawMessage, error) {
-	b := imageref.Build{BaseImage: ref, ImageTag: tag, RepositoryURI: h.cfg.RepositoryURI, Arch: arch}
-	env, err := b.Environment()
+	in, err := imageref.Build{BaseImage: ref, ImageTag: tag, RepositoryURI: h.cfg.RepositoryURI, Arch: arch}.Input(h.cfg.BuildSeconds)
 	if err != nil {
 		// ref was validated and the tag is ours, so this is the repository URI.
 		return nil, activity.Misconfigured("image build input: %v", err)
 	}
-	data, err := json.Marshal(BuildInput{
-		BaseImage: ref, ImageTag: tag, RepositoryURI: h.cfg.RepositoryURI, Arch: arch,
-		BuildTimeoutSeconds: h.cfg.BuildSeconds, Environment: env,
-	})
+	data, err := json.Marshal(in)
 	if err != nil {
 		return nil, fmt.Errorf("encode image build input: %w", err)
 	}

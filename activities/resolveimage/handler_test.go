@@ -339,7 +339,7 @@ func TestPlanIsWhatTheWorkflowNeeds(t *testing.T) {
 		}
 	}
 
-	var in BuildInput
+	var in imageref.BuildInput
 	if err := json.Unmarshal(plan.Image.BuildInput, &in); err != nil {
 		t.Fatal(err)
 	}

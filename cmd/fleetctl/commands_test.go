@@ -105,7 +105,7 @@ func TestImagesBuild(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no image build execution %s: %v\n%s", name, err, r.stdout)
 	}
-	var in buildInput
+	var in imageref.BuildInput
 	if err := json.Unmarshal([]byte(aws.ToString(out.Input)), &in); err != nil {
 		t.Fatal(err)
 	}

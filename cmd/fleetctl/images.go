@@ -159,17 +159,6 @@ type ImagesBuildOptions struct {
 	BuildTimeoutSeconds int
 }
 
-// buildInput is the RunnerFleetImageBuild input, field for field as ResolveImage
-// writes it (activities/resolveimage.BuildInput).
-type buildInput struct {
-	BaseImage           string            `json:"base_image"`
-	ImageTag            string            `json:"image_tag"`
-	RepositoryURI       string            `json:"repository_uri"`
-	Arch                string            `json:"arch"`
-	BuildTimeoutSeconds int               `json:"build_timeout_seconds"`
-	Environment         []imageref.EnvVar `json:"environment"`
-}
-
 // cliBuildSuffix marks builds fleetctl starts. A job's BuildImage uses the bare build
 // name with its own build_input; if fleetctl took that name with an input differing
 // in any byte (say, another BUILD_TIMEOUT_SECONDS), the job would meet
@@ -263,11 +252,11 @@ func (c *ImagesBuildCommand) build(ctx context.Context, f *Fleet, opts ImagesBui
 		}
 	}
 
-	env, err := imageref.Build{BaseImage: opts.Ref, ImageTag: tag, RepositoryURI: uri, Arch: opts.Arch}.Environment()
+	in, err := imageref.Build{BaseImage: opts.Ref, ImageTag: tag, RepositoryURI: uri, Arch: opts.Arch}.Input(opts.BuildTimeoutSeconds)
 	if err != nil {
 		return fmt.Errorf("image build input: %w", err)
 	}
-	input, err := json.Marshal(buildInput{BaseImage: opts.Ref, ImageTag: tag, RepositoryURI: uri, Arch: opts.Arch, BuildTimeoutSeconds: opts.BuildTimeoutSeconds, Environment: env})
+	input, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("encode image build input: %w", err)
 	}

@@ -295,6 +295,7 @@ type startBuildInput struct {
 	SourceVersion                string     `json:"sourceVersion"`
 	BuildspecOverride            string     `json:"buildspecOverride"`
 	ImageOverride                string     `json:"imageOverride"`
+	EnvironmentTypeOverride      string     `json:"environmentTypeOverride"`
 	TimeoutInMinutesOverride     int        `json:"timeoutInMinutesOverride"`
 }
 
@@ -308,6 +309,12 @@ func (cb *CodeBuild) startBuild(_ context.Context, in *startBuildInput) (any, er
 	}
 	if t := in.TimeoutInMinutesOverride; t != 0 && (t < 5 || t > 2160) {
 		return nil, errorf("InvalidInputException", "timeoutInMinutesOverride must be between 5 and 2160")
+	}
+	switch in.EnvironmentTypeOverride {
+	case "", "LINUX_CONTAINER", "LINUX_GPU_CONTAINER", "ARM_CONTAINER", "WINDOWS_SERVER_2019_CONTAINER", "WINDOWS_SERVER_2022_CONTAINER",
+		"LINUX_LAMBDA_CONTAINER", "ARM_LAMBDA_CONTAINER", "LINUX_EC2", "ARM_EC2", "WINDOWS_EC2", "MAC_ARM":
+	default:
+		return nil, errorf("InvalidInputException", "Invalid environment type: %s", in.EnvironmentTypeOverride)
 	}
 	for _, v := range in.EnvironmentVariablesOverride {
 		if v.Name == "" {

@@ -190,3 +190,58 @@ func (b Build) Environment() ([]EnvVar, error) {
 		{Name: "TARGET_ARCH", Value: b.Arch, Type: "PLAINTEXT"},
 	}, nil
 }
+
+// CodeBuild environments that build runner images natively: build-image.sh refuses to
+// build for an architecture other than its host's (the Dockerfile has RUN steps, and no
+// emulator is installed), so an arm64 image builds on an ARM host.
+const (
+	// BuildImageX64 must stay the image build project's own image (cdk/images.go).
+	BuildImageX64   = "aws/codebuild/standard:7.0"
+	BuildImageARM64 = "aws/codebuild/amazonlinux2-aarch64-standard:3.0"
+)
+
+// BuildEnvironment is the CodeBuild environment type and image that build arch's runner
+// images (StartBuild's environmentTypeOverride and imageOverride). Both run the project's
+// SMALL compute type, which ARM_CONTAINER supports.
+func BuildEnvironment(arch string) (environmentType, image string, err error) {
+	switch arch {
+	case "x64":
+		return "LINUX_CONTAINER", BuildImageX64, nil
+	case "arm64":
+		return "ARM_CONTAINER", BuildImageARM64, nil
+	}
+	return "", "", fmt.Errorf("%w: target architecture %q must be x64 or arm64", ErrInvalid, arch)
+}
+
+// BuildInput is the input of a RunnerFleetImageBuild execution (statemachine/
+// imagebuild.asl.json reads it). Every job wanting one image in one hour must send the
+// same bytes, so ResolveImage and fleetctl build it here.
+type BuildInput struct {
+	BaseImage           string   `json:"base_image"`
+	ImageTag            string   `json:"image_tag"`
+	RepositoryURI       string   `json:"repository_uri"`
+	Arch                string   `json:"arch"`
+	BuildTimeoutSeconds int      `json:"build_timeout_seconds"`
+	Environment         []EnvVar `json:"environment"`
+	// BuildEnvironmentType and BuildImage pick a CodeBuild host of the image's
+	// architecture (BuildEnvironment): arm64 images build on ARM.
+	BuildEnvironmentType string `json:"build_environment_type"`
+	BuildImage           string `json:"build_image"`
+}
+
+// Input validates b and returns the image build execution's input.
+func (b Build) Input(timeoutSeconds int) (BuildInput, error) {
+	env, err := b.Environment()
+	if err != nil {
+		return BuildInput{}, err
+	}
+	envType, image, err := BuildEnvironment(b.Arch)
+	if err != nil {
+		return BuildInput{}, err
+	}
+	return BuildInput{
+		BaseImage: b.BaseImage, ImageTag: b.ImageTag, RepositoryURI: b.RepositoryURI, Arch: b.Arch,
+		BuildTimeoutSeconds: timeoutSeconds, Environment: env,
+		BuildEnvironmentType: envType, BuildImage: image,
+	}, nil
+}

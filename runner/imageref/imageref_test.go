@@ -149,3 +149,18 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+func TestCodeBuildEnvironmentPerArch(t *testing.T) {
+	for _, tc := range []struct{ arch, env, image string }{
+		{"x64", "LINUX_CONTAINER", BuildImageX64},
+		{"arm64", "ARM_CONTAINER", BuildImageARM64},
+	} {
+		env, image, err := BuildEnvironment(tc.arch)
+		if err != nil || env != tc.env || image != tc.image {
+			t.Errorf("BuildEnvironment(%s) = %s, %s, %v; want %s, %s", tc.arch, env, image, err, tc.env, tc.image)
+		}
+	}
+	if _, _, err := BuildEnvironment("riscv"); err == nil {
+		t.Error("BuildEnvironment(riscv) accepted an unknown architecture")
+	}
+}

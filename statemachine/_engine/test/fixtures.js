@@ -67,7 +67,7 @@ function plan({ exists = true, spot = true } = {}) {
       build_input: exists
         ? undefined
         : {
-            // activities/resolveimage BuildInput
+            // runner/imageref BuildInput
             base_image: 'ubuntu:24.04',
             image_tag: 'ubuntu-24.04-arm64-5f3c',
             repository_uri: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/runner-fleet`,
@@ -79,6 +79,8 @@ function plan({ exists = true, spot = true } = {}) {
               { Name: 'ECR_REPOSITORY_URI', Value: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/runner-fleet`, Type: 'PLAINTEXT' },
               { Name: 'TARGET_ARCH', Value: 'arm64', Type: 'PLAINTEXT' },
             ],
+            build_environment_type: 'ARM_CONTAINER',
+            build_image: 'aws/codebuild/amazonlinux2-aarch64-standard:3.0',
           },
     },
     class: { name: 'medium', cpu: 2048, memory: 4096, arch: 'arm64', ...(spot ? { spot: true } : {}) },

@@ -32,6 +32,8 @@ test('the build succeeds: CodeBuild gets the project and the build variables', a
   assert.deepEqual(calls[0], {
     ProjectName: f.dummyValue('ImageBuildProjectName'),
     EnvironmentVariablesOverride: INPUT.environment,
+    EnvironmentTypeOverride: INPUT.build_environment_type,
+    ImageOverride: INPUT.build_image,
   });
   assert.deepEqual(outcome.output, { ...INPUT, build: { build_id: 'runner-fleet-image:6f1c', build_status: 'SUCCEEDED' } });
   assert.deepEqual(outcome.trail.map((s) => s.name), ['RunBuild', 'Built']);
