@@ -25,7 +25,7 @@ import (
 )
 
 const (
-	testPAT     = "ghp_cleanup_test_token"
+	testPAT     = "test-pat-cleanup_test_token"
 	testScope   = "repo:octo-org/hello-world"
 	routeDelete = "actions/delete-self-hosted-runner-from-repo"
 	historyDir  = "../../../shared/fixtures/aws/stepfunctions/history/"

@@ -27,7 +27,7 @@ import (
 	"github.com/runnerfleet/fleet/local/githubfake"
 )
 
-const testToken = "ghp_janitor_test_token_not_real"
+const testToken = "test-pat-janitor_test_token_not_real"
 
 type clock struct {
 	mu sync.Mutex

@@ -26,7 +26,7 @@ import (
 )
 
 const (
-	testPAT     = "ghp_reapifidle_test_token"
+	testPAT     = "test-pat-reapifidle_test_token"
 	testScope   = "repo:octo-org/hello-world"
 	routeDelete = "actions/delete-self-hosted-runner-from-repo"
 	// submittedFixture is a recorded ecs:runTask.sync history; its TaskSubmitted output

@@ -28,7 +28,7 @@ import (
 )
 
 const (
-	testPAT       = "ghp_requestrunner_test_token"
+	testPAT       = "test-pat-requestrunner_test_token"
 	testAppID     = 4711
 	testInstallID = 90001
 	testOrg       = "octo-org"

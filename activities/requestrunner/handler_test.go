@@ -110,9 +110,9 @@ func TestRequestRunnerPicksUpARotatedSecret(t *testing.T) {
 	if _, err := e.handler.Handle(context.Background(), invocation(job)); err != nil {
 		t.Fatalf("before rotation: %v", err)
 	}
-	rotated := `{"webhook_secret":"w","token":"ghp_rotated_token","api_url":"` + e.apiURL + `"}`
+	rotated := `{"webhook_secret":"w","token":"test-pat-rotated_token","api_url":"` + e.apiURL + `"}`
 	e.aws.SecretsManager.Put("runner-fleet/github", rotated)
-	e.gh.AddPAT(githubfake.PAT{Token: "ghp_rotated_token", Scopes: []string{"repo"}})
+	e.gh.AddPAT(githubfake.PAT{Token: "test-pat-rotated_token", Scopes: []string{"repo"}})
 
 	job.RunAttempt = 2
 	if _, err := e.handler.Handle(context.Background(), invocation(job)); err != nil {
@@ -129,7 +129,7 @@ func TestRequestRunnerPicksUpARotatedSecret(t *testing.T) {
 		t.Fatal("runner not registered with the rotated token")
 	}
 	// Revoke the rotated token's scope: a client still holding the old token would not notice.
-	e.gh.AddPAT(githubfake.PAT{Token: "ghp_rotated_token", Scopes: []string{"read:org"}})
+	e.gh.AddPAT(githubfake.PAT{Token: "test-pat-rotated_token", Scopes: []string{"read:org"}})
 	job.RunAttempt = 4
 	_, err = e.handler.Handle(context.Background(), invocation(job))
 	if got := activity.Classify(err); got.Type != fleet.ErrGitHubAuthFailed {
@@ -297,7 +297,7 @@ func TestRequestRunnerAuthFailuresNameThePermission(t *testing.T) {
 	}{
 		{
 			name: "401 unknown token",
-			opts: envOptions{secret: `{"webhook_secret":"w","token":"ghp_revoked","api_url":"%API%"}`},
+			opts: envOptions{secret: `{"webhook_secret":"w","token":"test-pat-revoked","api_url":"%API%"}`},
 			want: "token is invalid or expired",
 		},
 		{

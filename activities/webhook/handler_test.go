@@ -55,7 +55,7 @@ func newEnv(t *testing.T, mutate ...func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secretArn := fake.SecretsManager.Put(secretName, `{"webhook_secret":"`+testSecret+`","token":"ghp_not_a_real_token"}`)
+	secretArn := fake.SecretsManager.Put(secretName, `{"webhook_secret":"`+testSecret+`","token":"test-pat-not_a_real_token"}`)
 	smArn := registerStateMachine(t, fake)
 	cfg, err := LoadConfig(mapEnv(map[string]string{
 		"STATE_MACHINE_ARN":    smArn,
@@ -466,7 +466,7 @@ func TestNoSecretInLogs(t *testing.T) {
 		e.handler.Serve(context.Background(), delivery("workflow_job", mustRead("testdata/"+f), testSecret))
 		e.handler.Serve(context.Background(), delivery("workflow_job", mustRead("testdata/"+f), "wrong"))
 	}
-	if logs := e.logs.String(); strings.Contains(logs, testSecret) || strings.Contains(logs, "ghp_not_a_real_token") || strings.Contains(logs, Sign(testSecret, nil)[:20]) {
+	if logs := e.logs.String(); strings.Contains(logs, testSecret) || strings.Contains(logs, "test-pat-not_a_real_token") || strings.Contains(logs, Sign(testSecret, nil)[:20]) {
 		t.Fatalf("logs contain a secret:\n%s", logs)
 	}
 	if !strings.Contains(e.logs.String(), `"delivery_id"`) {

@@ -21,7 +21,7 @@ import (
 
 const (
 	fixtureRepo = "lineville/elastic-machines-testing"
-	ghToken     = "ghp_webhooktests000000000000000000000"
+	ghToken     = "test-pat-webhooktests000000000000000000000"
 )
 
 // lifecycleEnv adds an ECS cluster and a fake GitHub (credentials in the secret) to env.

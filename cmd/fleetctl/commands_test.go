@@ -196,8 +196,8 @@ func TestSetupGitHub(t *testing.T) {
 
 	// Credentials GitHub refuses: nothing is written.
 	before := e.readSecret(t)["webhook_secret"]
-	bad := e.run("ghp_wrong\n", args...)
-	if bad.code != 1 || !strings.Contains(bad.stderr, "check the credentials") || strings.Contains(bad.stderr, "ghp_wrong") {
+	bad := e.run("test-pat-wrong\n", args...)
+	if bad.code != 1 || !strings.Contains(bad.stderr, "check the credentials") || strings.Contains(bad.stderr, "test-pat-wrong") {
 		t.Errorf("bad token: exit %d, stderr %q", bad.code, bad.stderr)
 	}
 	if e.readSecret(t)["webhook_secret"] != before {

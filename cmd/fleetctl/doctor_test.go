@@ -42,7 +42,7 @@ func TestDoctor(t *testing.T) {
 			e.aws.SecretsManager.Put(testSecretName, `{"token": "`+testToken+`", "api_url": "`+e.ghURL+githubfake.BasePath+`/"}`)
 		}},
 		{name: "doctor_token_revoked", args: []string{"--repo", "octo/hello"}, code: 1, breakf: func(t *testing.T, e *env) {
-			e.aws.SecretsManager.Put(testSecretName, e.secretDoc(testWebhookKey, "ghp_revoked"))
+			e.aws.SecretsManager.Put(testSecretName, e.secretDoc(testWebhookKey, "test-pat-revoked"))
 		}},
 		{name: "doctor_delivery_failed", args: []string{"--repo", "octo/hello"}, code: 1, breakf: func(t *testing.T, e *env) {
 			hook := e.gh.Hooks("repo:octo/hello")[0]

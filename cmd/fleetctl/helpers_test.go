@@ -31,7 +31,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // Test fixtures' names.
 const (
-	testToken      = "ghp_fleetctltesttoken000000000000000000"
+	testToken      = "test-pat-fleetctltesttoken000000000000000000"
 	testWebhookKey = "whsec-test-0123456789"
 	testCluster    = "runner-fleet"
 	testRepo       = "runner-fleet"

@@ -94,7 +94,7 @@ func TestErrorMapping(t *testing.T) {
 	}{
 		{
 			name:    "401 bad PAT",
-			arrange: func(t *testing.T, s *setup) *Client { return s.e.pat(t, "ghp_revoked") },
+			arrange: func(t *testing.T, s *setup) *Client { return s.e.pat(t, "test-pat-revoked") },
 			call:    listRepo,
 			want:    want{auth: true, status: 401, text: "token is invalid or expired", name: fleet.ErrGitHubAuthFailed},
 		},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -29,7 +30,7 @@ func TestClientCacheFor(t *testing.T) {
 	patSecret := credentials.Secret{WebhookSecret: "whsec", Token: pat, APIURL: e.url}
 	both := appSecret
 	both.Token = pat
-	badPEM := credentials.Secret{AppID: appID, PrivateKey: "-----BEGIN RSA PRIVATE KEY-----\nMIIsecretkeybytes\n-----END RSA PRIVATE KEY-----\n", APIURL: e.url}
+	badPEM := credentials.Secret{AppID: appID, PrivateKey: junkKey, APIURL: e.url}
 
 	tests := []struct {
 		name    string
@@ -58,7 +59,7 @@ func TestClientCacheFor(t *testing.T) {
 				if got := errors.Is(err, credentials.ErrNotConfigured); got != tt.notCfg {
 					t.Errorf("errors.Is(err, ErrNotConfigured) = %v, want %v", got, tt.notCfg)
 				}
-				for _, v := range []string{pat, "MIIsecretkeybytes", string(keyPEM)} {
+				for _, v := range []string{pat, junkKeyBody, string(keyPEM)} {
 					if strings.Contains(err.Error(), v) {
 						t.Errorf("error %q carries a credential", err)
 					}
@@ -178,7 +179,7 @@ func TestClientCacheConcurrentUse(t *testing.T) {
 
 func TestNewClientCacheIgnoresCredentialOptions(t *testing.T) {
 	e := newEnv(t)
-	cache := NewClientCache(Options{Token: "ghp_fromoptions", AppID: 7, HTTPClient: e.srv.Client()})
+	cache := NewClientCache(Options{Token: "test-pat-fromoptions", AppID: 7, HTTPClient: e.srv.Client()})
 	c, err := cache.For(context.Background(), credentials.Secret{Token: pat, APIURL: e.url})
 	must(t, err)
 	if c.IsApp() {
@@ -216,9 +217,9 @@ func TestSourceClient(t *testing.T) {
 		{name: "secret absent", wantName: fleet.ErrConfigurationInvalid},
 		{name: "access denied", value: string(appJSON), fault: &awsfake.APIError{Code: "AccessDeniedException", Message: "not authorized to perform secretsmanager:GetSecretValue"}, wantName: fleet.ErrConfigurationInvalid},
 		{name: "undecryptable", value: string(appJSON), fault: &awsfake.APIError{Code: "DecryptionFailure", Message: "kms:Decrypt denied"}, wantName: fleet.ErrConfigurationInvalid},
-		{name: "not JSON", value: "ghp_pasted_alone", wantName: fleet.ErrConfigurationInvalid},
+		{name: "not JSON", value: "test-pat-pasted_alone", wantName: fleet.ErrConfigurationInvalid},
 		{name: "no GitHub credentials", value: `{"webhook_secret":"whsec"}`, wantName: fleet.ErrConfigurationInvalid},
-		{name: "unusable key", value: `{"app_id":101,"private_key":"-----BEGIN RSA PRIVATE KEY-----\nMIIsecret\n-----END RSA PRIVATE KEY-----\n"}`, wantName: fleet.ErrConfigurationInvalid},
+		{name: "unusable key", value: `{"app_id":101,"private_key":` + strconv.Quote(junkKey) + `}`, wantName: fleet.ErrConfigurationInvalid},
 		{name: "throttled stays retryable", value: string(appJSON), fault: &awsfake.APIError{Code: "ThrottlingException", Message: "Rate exceeded"}, wantCode: "ThrottlingException"},
 	}
 	for i, tt := range tests {
@@ -244,7 +245,7 @@ func TestSourceClient(t *testing.T) {
 				if tt.wantCode != "" && (!errors.As(err, &api) || api.ErrorCode() != tt.wantCode) {
 					t.Errorf("error %v does not wrap %s", err, tt.wantCode)
 				}
-				if strings.Contains(err.Error(), "MIIsecret") || strings.Contains(err.Error(), "ghp_pasted_alone") {
+				if strings.Contains(err.Error(), junkKeyBody) || strings.Contains(err.Error(), "test-pat-pasted_alone") {
 					t.Errorf("error %q carries the secret's value", err)
 				}
 				return

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,7 +25,7 @@ const (
 	appID       = 101
 	orgInstall  = 11
 	thinInstall = 12
-	pat         = "ghp_patpatpatpatpatpatpatpatpatpatpat01"
+	pat         = "test-pat-patpatpatpatpatpatpatpatpatpatpat01"
 )
 
 var (
@@ -349,7 +351,7 @@ func TestNewValidatesCredentials(t *testing.T) {
 		{"both", Options{AppID: 1, PrivateKey: keyPEM, Token: pat}, "not both"},
 		{"app without key", Options{AppID: 1}, "needs both"},
 		{"key without app", Options{PrivateKey: keyPEM}, "needs both"},
-		{"bad PEM", Options{AppID: 1, PrivateKey: []byte("-----BEGIN RSA PRIVATE KEY-----\nnope\n-----END RSA PRIVATE KEY-----\n")}, "not a PEM-encoded RSA key"},
+		{"bad PEM", Options{AppID: 1, PrivateKey: []byte(junkKey)}, "not a PEM-encoded RSA key"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -415,11 +417,11 @@ func TestSecretNeverPrints(t *testing.T) {
 	if !strings.Contains(logs.String(), `"runner_id":5`) || !strings.Contains(fmt.Sprintf("%+v", jit), "[redacted]") {
 		t.Errorf("redacted output lost the useful parts: %s / %+v", logs.String(), jit)
 	}
-	opts := Options{AppID: 3, PrivateKey: []byte("-----BEGIN RSA PRIVATE KEY-----\nMIIsecret"), Token: "ghp_optsecret", APIURL: "https://ghe.example.com/api/v3/"}
+	opts := Options{AppID: 3, PrivateKey: []byte(junkKey), Token: "test-pat-optsecret", APIURL: "https://ghe.example.com/api/v3/"}
 	var optLogs bytes.Buffer
 	slog.New(slog.NewJSONHandler(&optLogs, nil)).Info("config", "github", opts)
 	for _, o := range []string{fmt.Sprintf("%v %+v %#v %s", opts, opts, opts, opts), optLogs.String()} {
-		if strings.Contains(o, "MIIsecret") || strings.Contains(o, "ghp_optsecret") || !strings.Contains(o, "ghe.example.com") {
+		if strings.Contains(o, junkKeyBody) || strings.Contains(o, "test-pat-optsecret") || !strings.Contains(o, "ghe.example.com") {
 			t.Errorf("Options print: %s", o)
 		}
 	}
@@ -493,3 +495,11 @@ func BenchmarkRunnerLifecycle(b *testing.B) {
 		}
 	}
 }
+
+// junkKey is a PEM block labelled as an RSA private key whose bytes are no key (and
+// junkKeyBody its base64 text, which no output may show). It is built here rather than
+// committed as a key-shaped literal.
+var junkKey, junkKeyBody = func() (string, string) {
+	body := []byte("runner-fleet test: not a key")
+	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: body})), base64.StdEncoding.EncodeToString(body)
+}()

@@ -194,7 +194,7 @@ func TestLogsNeverCarrySecrets(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, cfg, _ := newTestFake(t, Options{Logger: logger})
 	ctx := context.Background()
-	const secret = "ghp_supersecretvalue123"
+	const secret = "test-pat-supersecretvalue123"
 	srv.SecretsManager.Put("fleet", "old")
 	sm := secretsmanager.NewFromConfig(cfg)
 	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("fleet"), SecretString: aws.String(secret)}); err != nil {

@@ -57,7 +57,7 @@ const (
 	DefaultImage       = "ubuntu:24.04"
 	DefaultClass       = "medium"
 	FleetLabel         = "runner-fleet"
-	githubToken        = "ghp_fleetlocal0000000000000000000000000"
+	githubToken        = "test-pat-fleetlocal0000000000000000000000000"
 	defaultTimeScale   = 0.02
 	defaultConcurrency = 4
 )

@@ -23,7 +23,7 @@ import (
 const (
 	testAppID   = 42
 	testInstall = 7
-	testPAT     = "ghp_testtokentesttokentesttokentest01"
+	testPAT     = "test-pat-testtokentesttokentesttokentest01"
 )
 
 var (
@@ -231,7 +231,7 @@ func TestAuthentication(t *testing.T) {
 		message                  string
 	}{
 		{"no header", "GET", "/api/v3/repos/octo-org/app/actions/runners", "", 401, "Requires authentication"},
-		{"unknown token", "GET", "/api/v3/repos/octo-org/app/actions/runners", "token ghp_unknown", 401, "Bad credentials"},
+		{"unknown token", "GET", "/api/v3/repos/octo-org/app/actions/runners", "token test-pat-unknown", 401, "Bad credentials"},
 		{"PAT as bearer", "GET", "/api/v3/repos/octo-org/app/actions/runners", "Bearer " + testPAT, 200, ""},
 		{"PAT as token", "GET", "/api/v3/repos/octo-org/app/actions/runners", "token " + testPAT, 200, ""},
 		{"valid JWT", "POST", tokenPath, "Bearer " + e.appJWT(t), 201, ""},
@@ -367,8 +367,8 @@ func TestPermissions(t *testing.T) {
 	a := e.do(t, "POST", "/api/v3/app/installations/8/access_tokens", "Bearer "+e.appJWT(t), "")
 	solo := a.json(t)["token"].(string)
 	orgTok := e.installationToken(t, "")
-	e.fake.AddPAT(PAT{Token: "ghp_hooksonly", Scopes: []string{"admin:repo_hook"}})
-	e.fake.AddPAT(PAT{Token: "ghp_elsewhere", Scopes: []string{"repo", "admin:org"}, Owners: []string{"another"}})
+	e.fake.AddPAT(PAT{Token: "test-pat-hooksonly", Scopes: []string{"admin:repo_hook"}})
+	e.fake.AddPAT(PAT{Token: "test-pat-elsewhere", Scopes: []string{"repo", "admin:org"}, Owners: []string{"another"}})
 	cases := []struct {
 		name, method, path, token string
 		status                    int
@@ -380,9 +380,9 @@ func TestPermissions(t *testing.T) {
 		{"org token elsewhere", "GET", "/api/v3/repos/other/anything/actions/runners", orgTok, 404},
 		{"PAT without admin:org", "GET", "/api/v3/orgs/octo-org/actions/runners", testPAT, 403},
 		{"PAT with repo", "POST", "/api/v3/repos/octo-org/app/actions/runners/registration-token", testPAT, 201},
-		{"PAT with hook scope only", "GET", "/api/v3/repos/octo-org/app/actions/runners", "ghp_hooksonly", 403},
-		{"PAT hook scope on hooks", "GET", "/api/v3/repos/octo-org/app/hooks", "ghp_hooksonly", 200},
-		{"PAT limited to another owner", "GET", "/api/v3/repos/octo-org/app/actions/runners", "ghp_elsewhere", 404},
+		{"PAT with hook scope only", "GET", "/api/v3/repos/octo-org/app/actions/runners", "test-pat-hooksonly", 403},
+		{"PAT hook scope on hooks", "GET", "/api/v3/repos/octo-org/app/hooks", "test-pat-hooksonly", 200},
+		{"PAT limited to another owner", "GET", "/api/v3/repos/octo-org/app/actions/runners", "test-pat-elsewhere", 404},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
