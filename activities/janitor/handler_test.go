@@ -14,7 +14,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -23,6 +22,7 @@ import (
 	"github.com/runnerfleet/fleet/internal/credentials"
 	"github.com/runnerfleet/fleet/internal/fleet"
 	"github.com/runnerfleet/fleet/internal/ghrunner"
+	"github.com/runnerfleet/fleet/internal/testenv"
 	"github.com/runnerfleet/fleet/local/awsfake"
 	"github.com/runnerfleet/fleet/local/githubfake"
 )
@@ -62,18 +62,7 @@ func newEnv(t *testing.T, mutate ...func(*Config)) *env {
 	fake := awsfake.New(awsfake.Options{Now: c.Now})
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
-	awsCfg, err := fake.AWSConfig(context.Background(), srv.URL, func(cfg *aws.Config) {
-		// One attempt for everything AWS answers (a throttle surfaces at once), and one
-		// retry for a connection the loopback transport dropped (aws-sdk-go-v2 #2737),
-		// which a loaded machine occasionally shows.
-		cfg.Retryer = func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = 2
-				o.Retryables = []retry.IsErrorRetryable{retry.RetryableConnectionError{}}
-				o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
-			})
-		}
-	})
+	awsCfg, err := fake.AWSConfig(context.Background(), srv.URL, testenv.AnswerOnce)
 	if err != nil {
 		t.Fatal(err)
 	}

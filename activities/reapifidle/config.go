@@ -3,9 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/runnerfleet/fleet/internal/envconfig"
 	"strings"
 	"time"
+
+	"github.com/runnerfleet/fleet/internal/envconfig"
 )
 
 // Config is ReapIfIdle's configuration, read once from the environment in main.

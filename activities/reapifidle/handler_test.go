@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -62,12 +61,8 @@ func newEnv(t *testing.T) *env {
 	var err error
 	e.cluster = e.aws.ECS.CreateCluster("runner-fleet")
 
-	e.gh = githubfake.New(githubfake.Config{})
-	ghSrv := httptest.NewServer(e.gh)
-	t.Cleanup(ghSrv.Close)
-	e.gh.AddPAT(githubfake.PAT{Token: testPAT, Scopes: []string{"repo"}})
-	secret, _ := json.Marshal(map[string]string{"webhook_secret": "w", "token": testPAT, "api_url": ghSrv.URL + githubfake.BasePath + "/"})
-	secretARN := e.aws.SecretsManager.Put("runner-fleet/github", string(secret))
+	var secretARN string
+	e.gh, secretARN = testenv.GitHub(t, e.aws, testPAT)
 
 	e.job = fleet.Job{
 		JobID: 29679449, RunID: 10959547, RunAttempt: 1, JobName: "build",
@@ -84,18 +79,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 
-	smARN, err := e.aws.SFN.RegisterStateMachine("RunnerFleet", `{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`, "arn:aws:iam::123456789012:role/sfn")
-	if err != nil {
-		t.Fatal(err)
-	}
-	input, _ := json.Marshal(e.job)
-	started, err := sfn.NewFromConfig(cfg).StartExecution(context.Background(), &sfn.StartExecutionInput{
-		StateMachineArn: aws.String(smARN), Name: aws.String(name), Input: aws.String(string(input)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.execution = aws.ToString(started.ExecutionArn)
+	e.execution = testenv.Execution(t, e.aws, cfg, e.job)
 
 	conf, err := LoadConfig(mapEnv(map[string]string{"GITHUB_SECRET_ARN": secretARN, "CLUSTER_ARN": e.cluster}))
 	if err != nil {

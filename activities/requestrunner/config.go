@@ -3,10 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/runnerfleet/fleet/internal/envconfig"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/runnerfleet/fleet/internal/envconfig"
 )
 
 // Runner scopes (RUNNER_SCOPE).

@@ -3,11 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/runnerfleet/fleet/internal/envconfig"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/runnerfleet/fleet/internal/envconfig"
 	"github.com/runnerfleet/fleet/runner/imageref"
 )
 

@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"github.com/runnerfleet/fleet/runner/imageref"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/runnerfleet/fleet/internal/activity"
 	"github.com/runnerfleet/fleet/runner"
+	"github.com/runnerfleet/fleet/runner/imageref"
 )
 
 func main() {

@@ -1,16 +1,15 @@
 // Package testenv holds what the activity tests share, so each activity's tests keep
 // only what is particular to it: the AWS fake behind a loopback server with an SDK
-// configuration that retries quickly, a log buffer safe for concurrent writers, and the
-// activity's real Lambda bootstrap running under the local Lambda Runtime API. Only
+// configuration that retries quickly, the GitHub fake with the fleet's secret, a
+// running execution and its runner task, a log buffer safe for concurrent writers, and
+// the activity's real Lambda bootstrap running under the local Lambda Runtime API. Only
 // _test.go files import it.
 package testenv
 
 import (
 	"bytes"
 	"context"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
-	"github.com/runnerfleet/fleet/internal/fleet"
+	"encoding/json"
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
@@ -21,8 +20,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/runnerfleet/fleet/internal/fleet"
 	"github.com/runnerfleet/fleet/local/awsfake"
+	"github.com/runnerfleet/fleet/local/githubfake"
 	"github.com/runnerfleet/fleet/local/lambdalocal"
 )
 
@@ -148,4 +152,57 @@ func RunnerTask(t testing.TB, fake *awsfake.Server, cfg aws.Config, cluster stri
 		t.Fatal(err)
 	}
 	return task
+}
+
+// AnswerOnce is an aws.Config option for tests that count calls or expect a throttle to
+// surface at once: every call AWS answers gets one attempt, and only a connection the
+// loopback transport dropped (aws-sdk-go-v2 #2737, seen on loaded machines) is retried,
+// once.
+func AnswerOnce(cfg *aws.Config) {
+	cfg.Retryer = func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = 2
+			o.Retryables = []retry.IsErrorRetryable{retry.RetryableConnectionError{}}
+			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
+		})
+	}
+}
+
+// GitHub starts the GitHub fake on a loopback server, closed when the test ends, with
+// one personal access token holding the repo scope, and stores the fleet's secret
+// document for that token in fake's Secrets Manager. It returns the GitHub fake and the
+// secret's ARN.
+func GitHub(t testing.TB, fake *awsfake.Server, token string) (*githubfake.Server, string) {
+	t.Helper()
+	gh := githubfake.New(githubfake.Config{})
+	srv := httptest.NewServer(gh)
+	t.Cleanup(srv.Close)
+	gh.AddPAT(githubfake.PAT{Token: token, Scopes: []string{"repo"}})
+	secret, err := json.Marshal(map[string]string{"webhook_secret": "w", "token": token, "api_url": srv.URL + githubfake.BasePath + "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gh, fake.SecretsManager.Put("runner-fleet/github", string(secret))
+}
+
+// Execution starts job's RunnerFleet execution, named as the webhook names it, on a
+// one-state stand-in for the workflow, and returns its ARN: the record ReapIfIdle and
+// Cleanup read their execution's history from.
+func Execution(t testing.TB, fake *awsfake.Server, cfg aws.Config, job fleet.Job) string {
+	t.Helper()
+	smARN, err := fake.SFN.RegisterStateMachine("RunnerFleet", `{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`, "arn:aws:iam::123456789012:role/sfn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	input, err := json.Marshal(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, err := sfn.NewFromConfig(cfg).StartExecution(context.Background(), &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(smARN), Name: aws.String(job.ExecutionName()), Input: aws.String(string(input)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(started.ExecutionArn)
 }

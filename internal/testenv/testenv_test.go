@@ -2,8 +2,10 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,7 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
 
+	"github.com/runnerfleet/fleet/internal/fleet"
 	"github.com/runnerfleet/fleet/local/awsfake"
+	"github.com/runnerfleet/fleet/local/githubfake"
 )
 
 func TestAWSRetriesQuickly(t *testing.T) {
@@ -71,5 +75,26 @@ func TestBuffer(t *testing.T) {
 	}()
 	if !b.Eventually("late") {
 		t.Fatal("Eventually missed a write that came after it started waiting")
+	}
+}
+
+func TestGitHubAndExecution(t *testing.T) {
+	fake, _, cfg := AWS(t)
+	gh, secretARN := GitHub(t, fake, "test-pat-testenv")
+	out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: &secretARN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]string
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &doc); err != nil || doc["token"] != "test-pat-testenv" || !strings.HasSuffix(doc["api_url"], githubfake.BasePath+"/") {
+		t.Fatalf("secret document %v (%v)", doc, err)
+	}
+	if _, _, err := gh.RegisterRunner("repo:octo-org/hello", "r", []string{"self-hosted"}); err != nil {
+		t.Fatal(err)
+	}
+	job := fleet.Job{JobID: 7, RunID: 8, RunAttempt: 1, Repository: fleet.Repository{Owner: "octo-org", Name: "hello"}}
+	arn := Execution(t, fake, cfg, job)
+	if st, ok := fake.SFN.Status(arn); !ok || st != awsfake.StatusRunning || !strings.HasSuffix(arn, ":"+job.ExecutionName()) {
+		t.Fatalf("execution %s: %s %v", arn, st, ok)
 	}
 }
