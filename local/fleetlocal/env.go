@@ -393,7 +393,7 @@ func (e *Env) setStack() {
 		"StateMachineArn":        e.StateMachineARN,
 		"StateMachineConsoleUrl": "https://" + region + ".console.aws.amazon.com/states/home?region=" + region + "#/statemachines/view/" + e.StateMachineARN,
 		"ClusterName":            ClusterName,
-		"EcrRepositoryUri":       strings.TrimSuffix(e.AWS.ECR.ImageURI(RepositoryName, ""), ":"),
+		"EcrRepositoryUri":       e.AWS.ECR.RepositoryURI(RepositoryName),
 		"ClassTableParameter":    ClassTableName,
 	})
 }
@@ -438,7 +438,7 @@ func (e *Env) functions() []lambdalocal.Function {
 		"CLUSTER_ARN=" + e.ClusterARN,
 		"STATE_MACHINE_ARN=" + e.StateMachineARN,
 	}
-	repoURI := strings.TrimSuffix(e.AWS.ECR.ImageURI(RepositoryName, ""), ":")
+	repoURI := e.AWS.ECR.RepositoryURI(RepositoryName)
 	env := map[string][]string{
 		"webhook": {
 			"ALLOWED_REPOSITORIES=" + o.AllowedRepositories,

@@ -163,14 +163,20 @@ func (r *Runtime) Start(ctx context.Context, apiAddr string, fns ...Function) er
 		}
 		fn := &function{Function: f, queue: make(chan *invocation, 1<<16), inflight: map[string]*invocation{}}
 		fn.stats.MemoryMB = f.MemoryMB
+		// The sandboxes exist before the function is published: the Runtime API reads
+		// procs without a lock once a process polls.
+		for range f.Concurrency {
+			fn.procs = append(fn.procs, &sandbox{})
+		}
 		r.fns[f.Name] = fn
 	}
-	r.mu.Unlock()
+	started := make([]*function, 0, len(fns))
 	for _, f := range fns {
-		fn := r.fns[f.Name]
-		for i := 0; i < fn.Concurrency; i++ {
-			sb := &sandbox{}
-			fn.procs = append(fn.procs, sb)
+		started = append(started, r.fns[f.Name])
+	}
+	r.mu.Unlock()
+	for _, fn := range started {
+		for i, sb := range fn.procs {
 			r.wg.Add(1)
 			go r.supervise(ctx, apiAddr, fn, i, sb)
 		}

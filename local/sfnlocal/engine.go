@@ -79,10 +79,12 @@ type run struct {
 // awaitEntered blocks until the state's next StateEntered event was written (or 5 s).
 func (r *run) awaitEntered(state string) {
 	deadline := time.Now().Add(5 * time.Second)
+	// StateEntered and StateRetried broadcast; this timer wakes the wait at the deadline.
+	timer := time.AfterFunc(5*time.Second, r.cond.Broadcast)
+	defer timer.Stop()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for r.entered[state] <= r.used[state] && time.Now().Before(deadline) {
-		go func() { time.Sleep(50 * time.Millisecond); r.cond.Broadcast() }()
 		r.cond.Wait()
 	}
 	r.used[state]++
