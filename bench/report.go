@@ -40,7 +40,6 @@ type Report struct {
 	GoBench    []GoBenchmark  `json:"go_benchmarks"`
 	Findings   []string       `json:"findings"`
 	Extra      map[string]any `json:"extra,omitempty"`
-	costIndex  map[string]ScenarioCost
 }
 
 // ScenarioCost is one burst priced per 1,000 jobs.

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -113,9 +112,6 @@ func ExecutionName(executionARN string) string {
 	i := strings.LastIndexByte(executionARN, ':')
 	return executionARN[i+1:]
 }
-
-// Errorf is fmt.Errorf, kept here so handlers import one package for error helpers.
-func Errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
 
 // StartMisconfigured runs, in place of the real handler, one that fails every invocation
 // with ConfigurationInvalid naming what is wrong with the environment: the execution then

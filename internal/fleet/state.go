@@ -16,12 +16,11 @@ type Invocation struct {
 // under its own key (docs/contract.md).
 type State struct {
 	Job
-	Plan    *Plan                      `json:"plan,omitempty"`
-	Build   json.RawMessage            `json:"build,omitempty"`
-	Runner  *Runner                    `json:"runner,omitempty"`
-	Run     *Run                       `json:"run,omitempty"`
-	Failure map[string]StepFailure     `json:"failure,omitempty"`
-	Extra   map[string]json.RawMessage `json:"-"`
+	Plan    *Plan                  `json:"plan,omitempty"`
+	Build   json.RawMessage        `json:"build,omitempty"`
+	Runner  *Runner                `json:"runner,omitempty"`
+	Run     *Run                   `json:"run,omitempty"`
+	Failure map[string]StepFailure `json:"failure,omitempty"`
 }
 
 // StepFailure is what a Catch writes: Step Functions' {"Error", "Cause"}.

@@ -33,21 +33,20 @@ type cbProject struct {
 }
 
 type cbBuild struct {
-	id, arn, project   string
-	number             int64
-	status             string
-	complete           bool
-	start, end         time.Time
-	phases             []*cbPhase
-	env                []cbEnvVar
-	image              string
-	sourceVersion      string
-	buildspecOverride  string
-	stream             string
-	timeoutMinutes     int
-	serviceRole        string
-	initiator          string
-	resolvedSourceHash string
+	id, arn, project  string
+	number            int64
+	status            string
+	complete          bool
+	start, end        time.Time
+	phases            []*cbPhase
+	env               []cbEnvVar
+	image             string
+	sourceVersion     string
+	buildspecOverride string
+	stream            string
+	timeoutMinutes    int
+	serviceRole       string
+	initiator         string
 }
 
 type cbPhase struct {

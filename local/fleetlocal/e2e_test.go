@@ -208,15 +208,6 @@ func conclusion(j JobStatus) string {
 	return *j.Conclusion
 }
 
-func execByName(execs []Execution, name string) Execution {
-	for _, x := range execs {
-		if x.Name == name {
-			return x
-		}
-	}
-	return Execution{}
-}
-
 func (x Execution) entered(state string) bool { return slices.Contains(x.States(), state) }
 
 func TestHappyPath(t *testing.T) {
