@@ -80,7 +80,12 @@ type run struct {
 func (r *run) awaitEntered(state string) {
 	deadline := time.Now().Add(5 * time.Second)
 	// StateEntered and StateRetried broadcast; this timer wakes the wait at the deadline.
-	timer := time.AfterFunc(5*time.Second, r.cond.Broadcast)
+	// It takes the lock so its broadcast cannot fall between the check and Wait.
+	timer := time.AfterFunc(5*time.Second, func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.cond.Broadcast()
+	})
 	defer timer.Stop()
 	r.mu.Lock()
 	defer r.mu.Unlock()

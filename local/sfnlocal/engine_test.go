@@ -204,19 +204,53 @@ func TestNonZeroExitIsCaught(t *testing.T) {
 }
 
 func TestStopExecutionStopsTheTask(t *testing.T) {
-	h := newHarness(t)
-	h.fake.ECS.OnTaskStarted = func(task *awsfake.Task) { arn := task.ARN; go func() { _ = h.fake.ECS.SetTaskRunning(arn) }() } // runs until stopped
-	ctx := context.Background()
-	arn, _ := h.fake.SFN.RegisterStateMachine("Test", h.definition(), "")
-	out, err := h.sfn.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: &arn, Name: aws.String("stop-1"), Input: aws.String(`{"greeting":"x"}`)})
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name string
+		// duringRunTask stops the execution inside RunTask, after ECS created the task
+		// and before its answer reaches the integration (whose context is then done).
+		duringRunTask bool
+	}{
+		{name: "while waiting for the task"},
+		{name: "while RunTask is answering", duringRunTask: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			ctx := context.Background()
+			arn, _ := h.fake.SFN.RegisterStateMachine("Test", h.definition(), "")
+			execARN := strings.Replace(arn, ":stateMachine:", ":execution:", 1) + ":stop-1"
+			stop := func() {
+				if _, err := h.sfn.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: &execARN}); err != nil {
+					t.Error(err)
+				}
+			}
+			started := make(chan struct{})
+			h.fake.ECS.OnTaskStarted = func(task *awsfake.Task) {
+				if tc.duringRunTask {
+					stop()
+				} else {
+					arn := task.ARN
+					go func() { _ = h.fake.ECS.SetTaskRunning(arn) }() // runs until stopped
+				}
+				close(started)
+			}
+			out, err := h.sfn.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: &arn, Name: aws.String("stop-1"), Input: aws.String(`{"greeting":"x"}`)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if aws.ToString(out.ExecutionArn) != execARN {
+				t.Fatalf("execution ARN %s, want %s", aws.ToString(out.ExecutionArn), execARN)
+			}
+			select {
+			case <-started:
+			case <-time.After(10 * time.Second):
+				t.Fatal("RunTask was not called in 10 s")
+			}
+			if !tc.duringRunTask {
+				stop()
+			}
+			waitFor(t, func() bool { return h.fake.ECS.Tasks()[0].DesiredStatus == "STOPPED" })
+		})
 	}
-	waitFor(t, func() bool { return len(h.fake.ECS.Tasks()) == 1 })
-	if _, err := h.sfn.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: out.ExecutionArn}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, func() bool { return h.fake.ECS.Tasks()[0].DesiredStatus == "STOPPED" })
 }
 
 func waitFor(t *testing.T, cond func() bool) {

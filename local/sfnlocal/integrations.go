@@ -77,6 +77,13 @@ func (in *Integrations) poll() time.Duration {
 	return in.Poll
 }
 
+// launchContext is for the call that creates a long-running resource (a task, a build):
+// it is not cancelled when the state stops waiting, so the caller learns what it created
+// and can stop it, as Step Functions does.
+func launchContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+}
+
 // lambdaInvoke is arn:aws:states:::lambda:invoke: output {ExecutedVersion, Payload,
 // StatusCode}; a function error fails with the errorType and the Lambda error document as
 // cause; a timeout or crash is Lambda.Unknown (fixtures/aws/stepfunctions/integrations.json).
@@ -167,7 +174,11 @@ func (in *Integrations) ecsRunTaskSync(ctx context.Context, call Call) (json.Raw
 		return nil, &Failure{Error: "States.Runtime", Cause: "ecs:runTask parameters do not match RunTask: " + err.Error()}
 	}
 	req.StartedBy = aws.String("AWS Step Functions")
-	out, err := in.ECS.RunTask(ctx, &req)
+	// RunTask outlives a stop that arrives while it is in flight, so the task it created
+	// is known and stopped below rather than left running.
+	launchCtx, cancelLaunch := launchContext(ctx)
+	out, err := in.ECS.RunTask(launchCtx, &req)
+	cancelLaunch()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, nil
@@ -291,7 +302,9 @@ func (in *Integrations) codeBuildSync(ctx context.Context, call Call) (json.RawM
 	if err := json.Unmarshal(call.Input, &req); err != nil {
 		return nil, &Failure{Error: "States.Runtime", Cause: "codebuild:startBuild parameters do not match StartBuild: " + err.Error()}
 	}
-	out, err := in.CodeBuild.StartBuild(ctx, &req)
+	launchCtx, cancelLaunch := launchContext(ctx) // as RunTask: a stopped execution stops its build
+	out, err := in.CodeBuild.StartBuild(launchCtx, &req)
+	cancelLaunch()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, nil
