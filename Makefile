@@ -26,12 +26,15 @@ build/lambda/%/bootstrap: FORCE
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build -tags lambda.norpc -trimpath \
 		-buildvcs=false -ldflags='-s -w -buildid=' -o $@ ./activities/$*
 
+# The module's own Go files only: gofmt given a directory would also walk into
+# cdk/_cli/node_modules, whose CDK init templates are not Go.
+GO_FILES = $(GO) list -f '{{range .GoFiles}}{{$$.Dir}}/{{.}} {{end}}{{range .TestGoFiles}}{{$$.Dir}}/{{.}} {{end}}{{range .XTestGoFiles}}{{$$.Dir}}/{{.}} {{end}}{{range .IgnoredGoFiles}}{{$$.Dir}}/{{.}} {{end}}' ./...
 lint:
-	@out=$$(gofmt -l $$($(GO) list -f '{{.Dir}}' ./...)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l $$($(GO_FILES))) || exit 1; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
 fmt:
-	gofmt -w $$($(GO) list -f '{{.Dir}}' ./...)
+	gofmt -w $$($(GO_FILES))
 
 # The local environment's tests run the state machine in the Node engine: install it first.
 go-test: statemachine-engine
