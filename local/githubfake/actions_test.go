@@ -459,7 +459,7 @@ func TestCancel(t *testing.T) {
 		}
 		select {
 		case <-aj.Cancelled:
-		case <-time.After(time.Second):
+		case <-time.After(10 * time.Second):
 			t.Fatal("the runner was not told to abort")
 		}
 		// The runner is still busy until it reports: DELETE answers 422.
@@ -561,7 +561,7 @@ func TestRunnerDeletedWhileWaiting(t *testing.T) {
 		if !errors.Is(err, ErrRunnerRemoved) {
 			t.Errorf("Next = %v, want ErrRunnerRemoved", err)
 		}
-	case <-time.After(2 * time.Second):
+	case <-time.After(10 * time.Second):
 		t.Fatal("Next still waiting after the registration was deleted")
 	}
 	// A job queued now is not given to the deleted runner.

@@ -216,7 +216,7 @@ exit 99
 `)
 			signals := make(chan os.Signal, 1)
 			go func() {
-				for i := 0; i < 200; i++ {
+				for i := 0; i < 1000; i++ { // up to 10 s on a loaded machine
 					if _, err := os.Stat(filepath.Join(dir, "ready")); err == nil {
 						signals <- tc.sig
 						return
