@@ -269,6 +269,12 @@ func TestRunnerFleetRules(t *testing.T) {
 		}
 		switch s.Type {
 		case "Wait":
+			if name == "WaitForGitHub" {
+				if s.SecondsPath != "$.rate_limit.seconds" || s.Next != "RequestRunner" {
+					t.Errorf("Wait %s: SecondsPath %q then %q, want GitHub's wait ($.rate_limit.seconds) then RequestRunner", name, s.SecondsPath, s.Next)
+				}
+				return
+			}
 			if s.SecondsPath == "" || !strings.HasPrefix(s.SecondsPath, "$.plan.timeouts.") {
 				t.Errorf("Wait %s: SecondsPath = %q, want one from plan.timeouts", name, s.SecondsPath)
 			}
@@ -400,6 +406,12 @@ func checkCatch(t *testing.T, name string, s state, wantNext, wantPath string) {
 			}
 			continue
 		}
+		if name == "RequestRunner" && slices.Equal(c.ErrorEquals, []string{fleet.ErrGitHubRetryAfter}) {
+			if c.Next != "ReadRetryAfter" || c.ResultPath != "$.rate_limit" {
+				t.Errorf("RequestRunner: the GitHubRetryAfter catcher goes to %s writing %s, want ReadRetryAfter writing $.rate_limit", c.Next, c.ResultPath)
+			}
+			continue
+		}
 		if c.ResultPath != wantPath {
 			t.Errorf("%s: Catch %q ResultPath = %q, want %q", name, c.ErrorEquals, c.ResultPath, wantPath)
 		}
@@ -462,6 +474,7 @@ func TestErrorNames(t *testing.T) {
 		fleet.ErrImageNotAllowed, fleet.ErrClassNotFound, fleet.ErrImageBuildFailed, fleet.ErrGitHubAuthFailed,
 		fleet.ErrGitHubUnavailable, fleet.ErrGitHubRateLimited, fleet.ErrRunnerLaunchFailed, fleet.ErrRunnerTimedOut,
 		fleet.ErrRunnerFailed, fleet.ErrConfigurationInvalid, fleet.ErrInvalidInput, fleet.ErrAWSThrottled,
+		fleet.ErrGitHubRetryAfter,
 	}
 	foreign := regexp.MustCompile(`^(States|Lambda|ECS|AmazonECS|StepFunctions|CodeBuild)\.`)
 	for what, def := range map[string][]byte{"RunnerFleet": RunnerFleet(), "ImageBuild": ImageBuild()} {

@@ -31,9 +31,15 @@ type Config struct {
 	// of organisation runners.
 	RunnerGroupID int64
 	// Budget (GITHUB_BUDGET_SECONDS, default 20) bounds the time one invocation spends
-	// retrying GitHub 5xx answers and rate limits before it raises GitHubUnavailable or
-	// GitHubRateLimited for the state machine to retry with backoff.
+	// retrying GitHub 5xx answers and rate limits. Past it, a 5xx raises
+	// GitHubUnavailable for the state machine to retry with backoff, and a rate limit
+	// raises GitHubRetryAfter: the state machine waits as long as GitHub asked, in a
+	// Wait state that costs nothing, and calls again.
 	Budget time.Duration
+	// RateLimitMaxWait (GITHUB_RATE_LIMIT_MAX_WAIT_SECONDS, default 21600 = 6 h) bounds
+	// how long after the job was queued a rate limit may still be waited out; past it
+	// the execution fails with GitHubRateLimited. GitHub drops a queued job after 24 h.
+	RateLimitMaxWait time.Duration
 	// SecretTTL (SECRET_CACHE_SECONDS, default 300) bounds how long the secret is cached.
 	SecretTTL time.Duration
 }
@@ -45,12 +51,13 @@ type ConfigError = envconfig.Error
 func LoadConfig(getenv func(string) string) (Config, error) {
 	var errs []error
 	c := Config{
-		SecretARN:     strings.TrimSpace(getenv("GITHUB_SECRET_ARN")),
-		KMSKeyARN:     strings.TrimSpace(getenv("KMS_KEY_ARN")),
-		Scope:         strings.ToLower(strings.TrimSpace(getenv("RUNNER_SCOPE"))),
-		RunnerGroupID: 1,
-		Budget:        20 * time.Second,
-		SecretTTL:     5 * time.Minute,
+		SecretARN:        strings.TrimSpace(getenv("GITHUB_SECRET_ARN")),
+		KMSKeyARN:        strings.TrimSpace(getenv("KMS_KEY_ARN")),
+		Scope:            strings.ToLower(strings.TrimSpace(getenv("RUNNER_SCOPE"))),
+		RunnerGroupID:    1,
+		Budget:           20 * time.Second,
+		RateLimitMaxWait: 6 * time.Hour,
+		SecretTTL:        5 * time.Minute,
 	}
 	if c.SecretARN == "" {
 		errs = append(errs, &ConfigError{Var: "GITHUB_SECRET_ARN", Problem: "must name the Secrets Manager secret holding the GitHub App key or token"})
@@ -76,6 +83,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		errs = append(errs, &ConfigError{Var: "RUNNER_GROUP_ID", Problem: fmt.Sprintf("%d applies to organisation runners only (RUNNER_SCOPE=org); repository runners join the Default group, 1", c.RunnerGroupID)})
 	}
 	if err := envconfig.Seconds(getenv, "GITHUB_BUDGET_SECONDS", 1, 150, &c.Budget); err != nil {
+		errs = append(errs, err)
+	}
+	if err := envconfig.Seconds(getenv, "GITHUB_RATE_LIMIT_MAX_WAIT_SECONDS", 60, 86400, &c.RateLimitMaxWait); err != nil {
 		errs = append(errs, err)
 	}
 	if err := envconfig.Seconds(getenv, "SECRET_CACHE_SECONDS", 1, 3600, &c.SecretTTL); err != nil {

@@ -18,13 +18,13 @@ func TestLoadConfig(t *testing.T) {
 		check   func(t *testing.T, c Config)
 	}{
 		{name: "defaults", check: func(t *testing.T, c Config) {
-			if c.Scope != ScopeRepo || c.RunnerGroupID != 1 || c.Budget != 20*time.Second || c.SecretTTL != 5*time.Minute {
+			if c.Scope != ScopeRepo || c.RunnerGroupID != 1 || c.Budget != 20*time.Second || c.SecretTTL != 5*time.Minute || c.RateLimitMaxWait != 6*time.Hour {
 				t.Errorf("defaults = %+v", c)
 			}
 		}},
-		{name: "organisation runners in a group", env: map[string]string{"RUNNER_SCOPE": "ORG", "RUNNER_GROUP_ID": "7", "GITHUB_BUDGET_SECONDS": "45"},
+		{name: "organisation runners in a group", env: map[string]string{"RUNNER_SCOPE": "ORG", "RUNNER_GROUP_ID": "7", "GITHUB_BUDGET_SECONDS": "45", "GITHUB_RATE_LIMIT_MAX_WAIT_SECONDS": "3600"},
 			check: func(t *testing.T, c Config) {
-				if c.Scope != ScopeOrg || c.RunnerGroupID != 7 || c.Budget != 45*time.Second {
+				if c.Scope != ScopeOrg || c.RunnerGroupID != 7 || c.Budget != 45*time.Second || c.RateLimitMaxWait != time.Hour {
 					t.Errorf("config = %+v", c)
 				}
 			}},
@@ -32,6 +32,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "runner group on repository runners", env: map[string]string{"RUNNER_GROUP_ID": "7"}, wantErr: []string{"RUNNER_GROUP_ID"}},
 		{name: "unknown scope", env: map[string]string{"RUNNER_SCOPE": "enterprise"}, wantErr: []string{"RUNNER_SCOPE"}},
 		{name: "bad group and budget", env: map[string]string{"RUNNER_GROUP_ID": "0", "GITHUB_BUDGET_SECONDS": "600"}, wantErr: []string{"RUNNER_GROUP_ID", "GITHUB_BUDGET_SECONDS"}},
+		{name: "rate-limit wait past GitHub's 24 h queue", env: map[string]string{"GITHUB_RATE_LIMIT_MAX_WAIT_SECONDS": "90000"}, wantErr: []string{"GITHUB_RATE_LIMIT_MAX_WAIT_SECONDS"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -153,6 +153,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 		},
 		Jitter: func(c time.Duration) time.Duration { return c },
 	}
+	e.handler.now = func() time.Time { return e.clock }
+	e.handler.spread = func(int) int { return 0 }
 	return e
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/aws/smithy-go"
@@ -39,11 +40,15 @@ type Handler struct {
 	kms     seal.Encrypter
 	log     *slog.Logger
 	retrier ghrunner.Retrier
+	// now and spread are the clock and the random extra wait (0..n) of rate-limit
+	// deferrals; tests replace them.
+	now    func() time.Time
+	spread func(n int) int
 }
 
 // NewHandler wires a handler; clients are built once in main.
 func NewHandler(cfg Config, github githubSource, kms seal.Encrypter, log *slog.Logger) *Handler {
-	return &Handler{cfg: cfg, github: github, kms: kms, log: log, retrier: ghrunner.Retrier{Logger: log}}
+	return &Handler{cfg: cfg, github: github, kms: kms, log: log, retrier: ghrunner.Retrier{Logger: log}, now: time.Now, spread: rand.IntN}
 }
 
 // Handle registers a just-in-time runner named after the execution, with the job's
@@ -72,6 +77,10 @@ func (h *Handler) Handle(ctx context.Context, in fleet.Invocation) (fleet.Runner
 		return fleet.Runner{}, err
 	}
 	jit, err := h.register(ctx, log, gh, scope, req)
+	var limited *ghrunner.RateLimitError
+	if errors.As(err, &limited) {
+		return fleet.Runner{}, h.deferRateLimit(ctx, log, job, err, limited.RetryAfter)
+	}
 	if err != nil {
 		return fleet.Runner{}, githubError(err)
 	}
@@ -134,6 +143,23 @@ func (h *Handler) discard(ctx context.Context, log *slog.Logger, gh registrar, s
 	if err := gh.DeleteRunner(ctx, scope, id); err != nil && !errors.Is(err, fleet.ErrRunnerNotFound) {
 		log.WarnContext(ctx, "could not delete the unsealed runner's registration; the janitor removes it", "runner_id", id, "error", err)
 	}
+}
+
+// deferRateLimit hands a rate limit that outlasts the budget to the state machine:
+// GitHubRetryAfter with GitHub's wait plus up to a tenth more, so jobs limited together
+// do not come back together; it is waited in a Wait state, which costs nothing, where an
+// invocation would sleep at Lambda prices and hold account concurrency. A job queued
+// longer than RateLimitMaxWait by the end of that wait fails with GitHubRateLimited.
+func (h *Handler) deferRateLimit(ctx context.Context, log *slog.Logger, job fleet.Job, err error, retryAfter time.Duration) error {
+	secs := int(max(retryAfter, time.Second).Round(time.Second) / time.Second)
+	secs += h.spread(secs/10 + 1)
+	resume := h.now().Add(time.Duration(secs) * time.Second)
+	if !job.ReceivedAt.IsZero() && resume.Sub(job.ReceivedAt) > h.cfg.RateLimitMaxWait {
+		return fleet.Errorf(fleet.ErrGitHubRateLimited, "GitHub would still rate-limit this job %s after it was queued, past GITHUB_RATE_LIMIT_MAX_WAIT_SECONDS (%d); spread the load over more GitHub App installations or raise the limit: %w",
+			resume.Sub(job.ReceivedAt).Round(time.Second), int(h.cfg.RateLimitMaxWait/time.Second), err)
+	}
+	log.WarnContext(ctx, "GitHub rate limit outlasts this invocation; the workflow waits and asks again", "retry_after_s", secs, "error", err)
+	return fleet.RetryAfter(secs, err)
 }
 
 // githubError names a GitHub failure for the state machine.

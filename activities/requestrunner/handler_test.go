@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -231,7 +232,7 @@ func TestRequestRunnerRetriesGitHubWithinItsBudget(t *testing.T) {
 		{
 			name:      "secondary rate limit with Retry-After beyond the budget",
 			setup:     func(gh *githubfake.Server) { gh.ForceResponse(routeJITRepo, secondary("60")) },
-			wantErr:   fleet.ErrGitHubRateLimited,
+			wantErr:   fleet.ErrGitHubRetryAfter,
 			wantCalls: 1,
 			wantWaits: []time.Duration{},
 		},
@@ -240,7 +241,7 @@ func TestRequestRunnerRetriesGitHubWithinItsBudget(t *testing.T) {
 			setup: func(gh *githubfake.Server) {
 				gh.ForceResponse(routeJITRepo, githubfake.Forced{Status: http.StatusTooManyRequests, Times: 1})
 			},
-			wantErr:   fleet.ErrGitHubRateLimited,
+			wantErr:   fleet.ErrGitHubRetryAfter,
 			wantCalls: 1,
 			wantWaits: []time.Duration{},
 		},
@@ -272,6 +273,75 @@ func TestRequestRunnerRetriesGitHubWithinItsBudget(t *testing.T) {
 			}
 			if total > e.handler.cfg.Budget {
 				t.Errorf("waited %v in all; the budget is %v", total, e.handler.cfg.Budget)
+			}
+		})
+	}
+}
+
+// A rate limit longer than the budget goes to the state machine as GitHubRetryAfter
+// with the wait in its message, until the job has been queued too long.
+func TestRequestRunnerHandsLongRateLimitsToTheWorkflow(t *testing.T) {
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	limited := func(h http.Header) func(gh *githubfake.Server) {
+		return func(gh *githubfake.Server) {
+			gh.ForceResponse(routeJITRepo, githubfake.Forced{Status: http.StatusForbidden, Times: 1,
+				Message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", Header: h})
+		}
+	}
+	primaryReset := time.Now().Add(30 * time.Minute)
+	tests := []struct {
+		name     string
+		setup    func(gh *githubfake.Server)
+		queued   time.Time // the job's ReceivedAt
+		spread   int       // what the random spread adds
+		wantErr  string
+		wantSecs [2]int // GitHubRetryAfter's seconds, inclusive range
+		wantIn   string // in the message
+	}{
+		{name: "Retry-After 60", setup: limited(http.Header{"Retry-After": {"60"}}), queued: now.Add(-time.Minute),
+			wantErr: fleet.ErrGitHubRetryAfter, wantSecs: [2]int{60, 60}},
+		{name: "spread: up to a tenth more", setup: limited(http.Header{"Retry-After": {"60"}}), queued: now, spread: 6,
+			wantErr: fleet.ErrGitHubRetryAfter, wantSecs: [2]int{66, 66}},
+		{name: "primary limit: until X-RateLimit-Reset", queued: now,
+			setup: func(gh *githubfake.Server) {
+				gh.ForceResponse(routeJITRepo, githubfake.Forced{Status: http.StatusForbidden, Times: 1, Message: "API rate limit exceeded for installation ID 1.",
+					Header: http.Header{"X-RateLimit-Remaining": {"0"}, "X-RateLimit-Reset": {strconv.FormatInt(primaryReset.Unix(), 10)}}})
+			},
+			wantErr: fleet.ErrGitHubRetryAfter, wantSecs: [2]int{1797, 1800}},
+		{name: "queued too long by the end of the wait", setup: limited(http.Header{"Retry-After": {"120"}}), queued: now.Add(-6*time.Hour + time.Minute),
+			wantErr: fleet.ErrGitHubRateLimited, wantIn: "GITHUB_RATE_LIMIT_MAX_WAIT_SECONDS (21600)"},
+		{name: "no queued time: no bound but the execution's", setup: limited(http.Header{"Retry-After": {"120"}}),
+			wantErr: fleet.ErrGitHubRetryAfter, wantSecs: [2]int{120, 120}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{})
+			e.clock = now
+			var spreadOver int
+			e.handler.spread = func(n int) int { spreadOver = n; return tc.spread }
+			tc.setup(e.gh)
+			job := testJob()
+			job.ReceivedAt = tc.queued
+			_, err := e.handler.Handle(context.Background(), invocation(job))
+			c := activity.Classify(err)
+			if c.Type != tc.wantErr {
+				t.Fatalf("error %v named %q; want %q", err, c.Type, tc.wantErr)
+			}
+			if !strings.Contains(c.Message, tc.wantIn) || !strings.Contains(c.Message, "rate limit") {
+				t.Errorf("message %q; want it to contain %q and the rate limit", c.Message, tc.wantIn)
+			}
+			if tc.wantErr == fleet.ErrGitHubRetryAfter {
+				words := strings.Split(c.Message, " ")
+				secs, _ := strconv.Atoi(words[2])
+				if words[0] != "retry" || secs < tc.wantSecs[0] || secs > tc.wantSecs[1] {
+					t.Errorf("message %q; want \"retry after N s\" with N in %v", c.Message, tc.wantSecs)
+				}
+				if want := (secs-tc.spread)/10 + 1; spreadOver != want {
+					t.Errorf("spread drawn over %d; want %d (a tenth of the wait)", spreadOver, want)
+				}
+			}
+			if rs := e.gh.Runners("repo:octo-org/hello-world"); len(rs) != 0 {
+				t.Errorf("registrations %+v left by a rate-limited request", rs)
 			}
 		})
 	}

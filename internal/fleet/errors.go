@@ -9,12 +9,16 @@ import (
 // name; the execution's error is the name. docs/contract.md says what each tells the
 // operator.
 const (
-	ErrImageNotAllowed      = "ImageNotAllowed"
-	ErrClassNotFound        = "ClassNotFound"
-	ErrImageBuildFailed     = "ImageBuildFailed"
-	ErrGitHubAuthFailed     = "GitHubAuthFailed"
-	ErrGitHubUnavailable    = "GitHubUnavailable"
-	ErrGitHubRateLimited    = "GitHubRateLimited"
+	ErrImageNotAllowed   = "ImageNotAllowed"
+	ErrClassNotFound     = "ClassNotFound"
+	ErrImageBuildFailed  = "ImageBuildFailed"
+	ErrGitHubAuthFailed  = "GitHubAuthFailed"
+	ErrGitHubUnavailable = "GitHubUnavailable"
+	ErrGitHubRateLimited = "GitHubRateLimited"
+	// ErrGitHubRetryAfter is never an execution's error: RequestRunner raises it when
+	// GitHub asks for a longer wait than an invocation may sleep, and the state machine
+	// waits (a Wait state, free) and asks again. See RetryAfter.
+	ErrGitHubRetryAfter     = "GitHubRetryAfter"
 	ErrRunnerLaunchFailed   = "RunnerLaunchFailed"
 	ErrRunnerTimedOut       = "RunnerTimedOut"
 	ErrRunnerFailed         = "RunnerFailed"
@@ -51,6 +55,14 @@ func (e *WorkflowError) Error() string {
 }
 
 func (e *WorkflowError) Unwrap() error { return e.Err }
+
+// RetryAfter builds the GitHubRetryAfter error for a wait of seconds (at least 1). Its
+// message starts "retry after N s:": the state machine splits the message on spaces and
+// reads the third word as the Wait state's seconds, so that prefix is a contract.
+func RetryAfter(seconds int, cause error) *WorkflowError {
+	seconds = max(seconds, 1)
+	return &WorkflowError{Name: ErrGitHubRetryAfter, Message: fmt.Sprintf("retry after %d s: the workflow waits, then asks GitHub again", seconds), Err: cause}
+}
 
 // Errorf builds a WorkflowError named name; %w in format wraps the cause.
 func Errorf(name, format string, args ...any) *WorkflowError {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/runnerfleet/fleet/local/awsfake"
+	"github.com/runnerfleet/fleet/local/githubfake"
 )
 
 // The end-to-end suite: each scenario runs the whole fleet (real bootstraps, the
@@ -385,6 +387,10 @@ func TestGitHubFaultsRecover(t *testing.T) {
 		o.Faults.GitHub5xxRatio = 0.2
 		o.Faults.GitHubWritesPerMinute = 4
 	})
+	// The first JIT config answers a secondary rate limit longer than RequestRunner's
+	// (scaled) budget: the workflow waits it out in WaitForGitHub and asks again.
+	s.GitHub.ForceResponse("actions/generate-runner-jitconfig-for-repo", githubfake.Forced{Status: http.StatusForbidden, Times: 1,
+		Message: "You have exceeded a secondary rate limit.", Header: http.Header{"Retry-After": {"2"}}})
 	var ids []int64
 	for i := 0; i < 6; i++ {
 		ids = append(ids, s.queue(JobRequest{Repo: "octo-org/api", Name: fmt.Sprintf("j%d", i), Labels: []string{"self-hosted", "class:small"}}))
@@ -395,10 +401,17 @@ func TestGitHubFaultsRecover(t *testing.T) {
 			t.Errorf("job %d ended %s", id, c)
 		}
 	}
+	waited := 0
 	for _, x := range execs {
 		if x.Status != "SUCCEEDED" {
 			t.Errorf("execution %s %s %s", x.Name, x.Status, x.Cause)
 		}
+		if x.entered("WaitForGitHub") {
+			waited++
+		}
+	}
+	if waited == 0 {
+		t.Error("no execution waited out GitHub's Retry-After in WaitForGitHub")
 	}
 }
 

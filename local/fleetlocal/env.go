@@ -461,7 +461,9 @@ func (e *Env) functions() []lambdalocal.Function {
 			"IDLE_TIMEOUT_SECONDS=" + secs(o.IdleTimeout),
 			"RUNNER_TTL_SECONDS=" + secs(o.RunnerTTL),
 		},
-		"requestrunner": {"KMS_KEY_ARN=" + e.KeyARN, "RUNNER_SCOPE=repo"},
+		// RequestRunner's 20 s budget for in-process GitHub waits is production time too:
+		// scaled, a Retry-After beyond it goes through the workflow's WaitForGitHub as on AWS.
+		"requestrunner": {"KMS_KEY_ARN=" + e.KeyARN, "RUNNER_SCOPE=repo", "GITHUB_BUDGET_SECONDS=" + secs(max(time.Second, o.Scaled(20*time.Second)))},
 		"reapifidle":    {},
 		"cleanup":       {},
 		"janitor":       {"RUNNER_SCOPES=" + strings.Join(o.JanitorScopes, ","), "ORPHAN_GRACE_SECONDS=60"},

@@ -160,13 +160,13 @@ test('RequestRunner GitHubAuthFailed: Cleanup, then the execution fails with tha
   assert.equal(JSON.parse(caught.Cause).errorType, 'GitHubAuthFailed');
 });
 
-test('transient errors are retried: Lambda throttling and GitHub rate limits', async () => {
+test('transient errors are retried: Lambda throttling and GitHub 5xx', async () => {
   let attempts = 0;
   const { outcome, calls, events } = await run({
     RequestRunner: lambdaInvoke(async () => {
       attempts++;
       if (attempts === 1) throw lambdaError('Lambda.TooManyRequestsException', 'Rate exceeded');
-      if (attempts === 2) throw lambdaError('GitHubRateLimited', 'secondary rate limit, retry after 60s');
+      if (attempts === 2) throw lambdaError('GitHubUnavailable', 'GitHub is unavailable (502 Bad Gateway)');
       return f.runner();
     }),
   });
@@ -175,6 +175,54 @@ test('transient errors are retried: Lambda throttling and GitHub rate limits', a
   const retried = events.filter((e) => e.type === 'StateRetried').map((e) => e.state.name);
   assert.deepEqual(retried, ['RequestRunner', 'RequestRunner']);
   assert.equal(outcome.transitions, 12);
+});
+
+test("GitHub's Retry-After beyond RequestRunner's budget: the workflow waits exactly that long, then asks again", async () => {
+  // fleet.RetryAfter's message, as the Go runtime reports it.
+  const message = (n) => `retry after ${n} s: the workflow waits, then asks GitHub again: generate JIT config for repo:octo/hello: GitHub secondary rate limit reached; retry after 1m0s`;
+  let attempts = 0;
+  const { outcome, calls, events } = await run(
+    {
+      RequestRunner: lambdaInvoke(async () => {
+        attempts++;
+        if (attempts === 1) throw Object.assign(new Error(message(347)), { errorType: 'GitHubRetryAfter' });
+        if (attempts === 2) throw Object.assign(new Error(message(66)), { errorType: 'GitHubRetryAfter' });
+        return f.runner();
+      }),
+    },
+    { waits: { WaitForIdleTimeout: 0, WaitForGitHub: 0 } },
+  );
+  assert.equal(outcome.status, 'SUCCEEDED', failure(outcome));
+  assert.equal(calls.RequestRunner.length, 3);
+  assert.deepEqual(states(outcome), [
+    'ResolveImage', 'ImageReady?',
+    'RequestRunner', 'ReadRetryAfter', 'RetryAfterSeconds', 'WaitForGitHub',
+    'RequestRunner', 'ReadRetryAfter', 'RetryAfterSeconds', 'WaitForGitHub',
+    'RequestRunner', 'Runner', 'Cleanup', 'Outcome?', 'Done',
+  ]);
+  // The Wait read GitHub's seconds from the message: what it was given is its input.
+  const waited = events
+    .filter((e) => e.type === 'StateEntered' && e.state.name === 'WaitForGitHub')
+    .map((e) => e.state.input.rate_limit);
+  assert.deepEqual(waited.map((r) => [r.seconds, r.message.startsWith(`retry after ${r.seconds} s:`)]), [[347, true], [66, true]]);
+  assert.equal(waited[0].seconds, 347);
+  // No Retry counted, no failure recorded: a rate limit waited out is not a failure.
+  assert.equal(events.filter((e) => e.type === 'StateRetried').length, 0);
+  assert.equal(calls.Cleanup[0].Payload.state.failure, undefined);
+  assert.equal(outcome.output.outcome, 'job_completed');
+  assert.equal(outcome.transitions, 10 + 2 * 4, 'each round: RequestRunner, two Pass states and the Wait');
+});
+
+test('GitHubRateLimited (the job waited too long) fails the execution after Cleanup, without another wait', async () => {
+  const { outcome, calls } = await run({
+    RequestRunner: lambdaInvoke(async () => {
+      throw lambdaError('GitHubRateLimited', 'GitHub would still rate-limit this job 6h1m0s after it was queued, past GITHUB_RATE_LIMIT_MAX_WAIT_SECONDS (21600)');
+    }),
+  });
+  assert.equal(outcome.status, 'FAILED');
+  assert.equal(outcome.error, 'GitHubRateLimited');
+  assert.equal(calls.RequestRunner.length, 1, 'not retried: RequestRunner already decided to give up');
+  assert.deepEqual(states(outcome), ['ResolveImage', 'ImageReady?', 'RequestRunner', 'Cleanup', 'Outcome?', 'Failed']);
 });
 
 test('GitHubUnavailable outlasting the retries fails the execution after Cleanup', async () => {
