@@ -93,7 +93,7 @@ func DefaultQuotas() Quotas {
 		GitHubWrites: Quota{ID: "github.secondary.rest_points_per_minute", Name: "GitHub secondary limit, writes to one REST endpoint",
 			Burst: 180, PerSecond: 3, Window: time.Minute, PerJob: 1,
 			Source:   ghSecondary + " (900 points per minute per REST endpoint, 5 points per POST: 180 JIT configs a minute)",
-			Enforced: "the GitHub fake's secondary limit per credential and route (WritesPerRoute), a sliding window of 60 s × time scale: 403 with Retry-After, GitHubRateLimited, retried by the workflow"},
+			Enforced: "the GitHub fake's secondary limit per credential and route (WritesPerRoute), a sliding window of 60 s × time scale: 403 with Retry-After; RequestRunner waits a short one in-process, a longer one in the workflow's WaitForGitHub"},
 		LambdaConcurrency: 1000,
 	}
 }
