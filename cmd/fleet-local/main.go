@@ -66,6 +66,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q: fleet-local takes flags only (fleet-local -h lists them)", fs.Arg(0))
+	}
 	o.FailBuilds = splitList(failBuilds)
 	o.JanitorScopes = splitList(scopes)
 	level := slog.LevelInfo
