@@ -46,6 +46,10 @@ type Config struct {
 	IdleTimeoutSeconds  int
 	RunnerTTLSeconds    int
 	BuildTimeoutSeconds int
+	// RateLimitMaxWaitSeconds (rateLimitMaxWaitSeconds) bounds how long after a job was
+	// queued the workflow still waits out GitHub's rate limits for it (RequestRunner's
+	// GITHUB_RATE_LIMIT_MAX_WAIT_SECONDS).
+	RateLimitMaxWaitSeconds int
 	// LogRetentionDays (logRetentionDays) applies to every log group of the stack.
 	LogRetentionDays int
 	// WebhookReservedConcurrency (webhookReservedConcurrency); 0 reserves none.
@@ -84,6 +88,7 @@ func DefaultConfig() Config {
 		IdleTimeoutSeconds:         600,
 		RunnerTTLSeconds:           6 * 3600,
 		BuildTimeoutSeconds:        3600,
+		RateLimitMaxWaitSeconds:    6 * 3600,
 		LogRetentionDays:           30,
 		WebhookReservedConcurrency: 20,
 		EcrTagPatterns:             []string{"*-x64-*", "*-arm64-*"},
@@ -167,6 +172,7 @@ func (c *Config) setters() map[string]func(any) error {
 		"idleTimeoutSeconds":         intInto(&c.IdleTimeoutSeconds),
 		"runnerTtlSeconds":           intInto(&c.RunnerTTLSeconds),
 		"buildTimeoutSeconds":        intInto(&c.BuildTimeoutSeconds),
+		"rateLimitMaxWaitSeconds":    intInto(&c.RateLimitMaxWaitSeconds),
 		"logRetentionDays":           intInto(&c.LogRetentionDays),
 		"webhookReservedConcurrency": intInto(&c.WebhookReservedConcurrency),
 		"ecrTagPatterns":             listInto(&c.EcrTagPatterns),
@@ -280,6 +286,10 @@ func (c Config) Validate() error {
 	// CodeBuild accepts 5 minutes and more; the image build machine gives up after 8 hours.
 	if c.BuildTimeoutSeconds < 300 || c.BuildTimeoutSeconds > 28800 {
 		bad("buildTimeoutSeconds", "%d must be between 300 and 28800 (the image build machine's own 8-hour limit)", c.BuildTimeoutSeconds)
+	}
+	// GitHub drops a job still queued after 24 h; waiting longer serves nobody.
+	if c.RateLimitMaxWaitSeconds < 60 || c.RateLimitMaxWaitSeconds > 86400 {
+		bad("rateLimitMaxWaitSeconds", "%d must be between 60 and 86400 (GitHub drops a job still queued after 24 h)", c.RateLimitMaxWaitSeconds)
 	}
 	if _, ok := retentionDays[c.LogRetentionDays]; !ok {
 		days := slices.Sorted(maps.Keys(retentionDays))

@@ -53,6 +53,7 @@ func TestConfigValidationFailures(t *testing.T) {
 		{"unknown runner scope", map[string]any{"runnerScope": "enterprise"}, "runnerScope", "must be repo"},
 		{"malformed repository", map[string]any{"repositories": []any{"just-a-name"}}, "repositories", "owner/name, owner/* or *"},
 		{"idle timeout shorter than a launch", map[string]any{"idleTimeoutSeconds": 90.0}, "idleTimeoutSeconds", "also covers launching the task"},
+		{"rate-limit wait past GitHub's queue", map[string]any{"rateLimitMaxWaitSeconds": 90000.0}, "rateLimitMaxWaitSeconds", "GitHub drops a job"},
 		{"ttl shorter than idle timeout", map[string]any{"idleTimeoutSeconds": 3600.0, "runnerTtlSeconds": 1800.0}, "runnerTtlSeconds", "longer than idleTimeoutSeconds"},
 		{"retention CloudWatch refuses", map[string]any{"logRetentionDays": 10.0}, "logRetentionDays", "use one of [1 3 5 7 14 30"},
 		{"both alarm targets", map[string]any{"alarmEmail": "ops@example.com", "alarmTopicArn": "arn:aws:sns:eu-west-1:111122223333:ops"}, "alarmEmail", "not both"},

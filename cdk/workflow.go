@@ -91,10 +91,11 @@ func newWorkflow(scope constructs.Construct, cfg Config, defs Definitions, fns *
 		description: "Runner Fleet RequestRunner: asks GitHub for a JIT runner config and seals it with KMS",
 		timeout:     60, memory: 256,
 		env: map[string]*string{
-			"GITHUB_SECRET_ARN": set.secret.SecretArn(),
-			"KMS_KEY_ARN":       set.key.KeyArn(),
-			"RUNNER_SCOPE":      jsii.String(cfg.RunnerScope),
-			"RUNNER_GROUP_ID":   jsii.String(strconv.Itoa(cfg.RunnerGroupID)),
+			"GITHUB_SECRET_ARN":                  set.secret.SecretArn(),
+			"KMS_KEY_ARN":                        set.key.KeyArn(),
+			"RUNNER_SCOPE":                       jsii.String(cfg.RunnerScope),
+			"RUNNER_GROUP_ID":                    jsii.String(strconv.Itoa(cfg.RunnerGroupID)),
+			"GITHUB_RATE_LIMIT_MAX_WAIT_SECONDS": jsii.String(strconv.Itoa(cfg.RateLimitMaxWaitSeconds)),
 		},
 	})
 	set.grantReadSecret(w.requestRunner.role)
