@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -35,17 +34,17 @@ type ConfigError = envconfig.Error
 func LoadConfig(getenv func(string) string) (Config, error) {
 	var errs []error
 	c := Config{
-		SecretARN:  strings.TrimSpace(getenv("GITHUB_SECRET_ARN")),
-		ClusterARN: strings.TrimSpace(getenv("CLUSTER_ARN")),
-		Budget:     60 * time.Second,
-		BusyWait:   20 * time.Second,
-		SecretTTL:  5 * time.Minute,
+		SecretARN: strings.TrimSpace(getenv("GITHUB_SECRET_ARN")),
+		Budget:    60 * time.Second,
+		BusyWait:  20 * time.Second,
+		SecretTTL: 5 * time.Minute,
 	}
 	if c.SecretARN == "" {
 		errs = append(errs, &ConfigError{Var: "GITHUB_SECRET_ARN", Problem: "must name the Secrets Manager secret holding the GitHub App key or token"})
 	}
-	if !strings.HasPrefix(c.ClusterARN, "arn:") || !strings.Contains(c.ClusterARN, ":cluster/") {
-		errs = append(errs, &ConfigError{Var: "CLUSTER_ARN", Problem: fmt.Sprintf("%q must be the runner cluster's ARN (arn:aws:ecs:<region>:<account>:cluster/<name>)", c.ClusterARN)})
+	var err error
+	if c.ClusterARN, err = envconfig.ClusterARN(getenv); err != nil {
+		errs = append(errs, err)
 	}
 	if err := envconfig.Seconds(getenv, "CLEANUP_BUSY_WAIT_SECONDS", 0, 120, &c.BusyWait); err != nil {
 		errs = append(errs, err)

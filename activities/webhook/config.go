@@ -85,12 +85,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		c.AllowPublic = b
 	}
-	if v := strings.TrimSpace(getenv("SECRET_CACHE_SECONDS")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 3600 {
-			errs = append(errs, &ConfigError{Var: "SECRET_CACHE_SECONDS", Problem: fmt.Sprintf("%q must be a whole number of seconds from 1 to 3600", v)})
-		}
-		c.SecretTTL = time.Duration(n) * time.Second
+	if err := envconfig.Seconds(getenv, "SECRET_CACHE_SECONDS", 1, 3600, &c.SecretTTL); err != nil {
+		errs = append(errs, err)
 	}
 	return c, errors.Join(errs...)
 }

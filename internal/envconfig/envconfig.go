@@ -33,6 +33,15 @@ func Seconds(getenv func(string) string, name string, lo, hi int, d *time.Durati
 	return nil
 }
 
+// ClusterARN reads the required CLUSTER_ARN: the runner cluster's ARN.
+func ClusterARN(getenv func(string) string) (string, error) {
+	v := strings.TrimSpace(getenv("CLUSTER_ARN"))
+	if !strings.HasPrefix(v, "arn:") || !strings.Contains(v, ":cluster/") {
+		return v, &Error{"CLUSTER_ARN", fmt.Sprintf("%q must be the runner cluster's ARN (arn:aws:ecs:<region>:<account>:cluster/<name>)", v)}
+	}
+	return v, nil
+}
+
 // List splits a comma-separated value, trimming blanks and dropping empty items.
 func List(v string) []string {
 	var out []string

@@ -43,3 +43,26 @@ func TestList(t *testing.T) {
 		t.Fatalf("List(\"\") = %q; want nil", got)
 	}
 }
+
+func TestClusterARN(t *testing.T) {
+	for value, ok := range map[string]bool{
+		" arn:aws:ecs:us-east-1:123456789012:cluster/runner-fleet ": true,
+		"":             false,
+		"runner-fleet": false,
+		"arn:aws:ecs:us-east-1:123456789012:service/runner-fleet/x": false,
+	} {
+		got, err := ClusterARN(func(name string) string {
+			if name != "CLUSTER_ARN" {
+				t.Fatalf("read %s", name)
+			}
+			return value
+		})
+		var e *Error
+		switch {
+		case ok && (err != nil || got != strings.TrimSpace(value)):
+			t.Errorf("ClusterARN(%q) = %q, %v", value, got, err)
+		case !ok && (!errors.As(err, &e) || e.Var != "CLUSTER_ARN" || !strings.Contains(e.Problem, ":cluster/")):
+			t.Errorf("ClusterARN(%q) error %v; want one naming CLUSTER_ARN and the ARN's form", value, err)
+		}
+	}
+}
