@@ -5,10 +5,8 @@
 package main
 
 import (
-	"context"
 	"os"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -31,12 +29,7 @@ func main() {
 		// the execution reports, rather than as an opaque runtime exit.
 		activity.StartMisconfigured[fleet.Result](log, err)
 	}
-	ctx := context.Background()
-	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRetryMaxAttempts(awsAttempts))
-	if err != nil {
-		log.Error("loading AWS configuration failed", "error", err)
-		os.Exit(1)
-	}
+	awsCfg := activity.AWSConfig(log, awsAttempts)
 	github := ghrunner.NewSource(credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL),
 		ghrunner.Options{Logger: log})
 	h := NewHandler(cfg, github, ecs.NewFromConfig(awsCfg), sfn.NewFromConfig(awsCfg), log)

@@ -10,7 +10,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -27,11 +26,7 @@ func main() {
 		log.Error("invalid configuration", "error", err)
 		os.Exit(1)
 	}
-	awsCfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		log.Error("loading AWS configuration failed", "error", err)
-		os.Exit(1)
-	}
+	awsCfg := activity.AWSConfig(log, 0)
 	gh := githubFrom(ghrunner.NewSource(credentials.NewStore(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, cfg.SecretTTL), ghrunner.Options{Logger: log}))
 	h, err := NewHandler(cfg, ecs.NewFromConfig(awsCfg), sfn.NewFromConfig(awsCfg), gh, log, os.Stdout)
 	if err != nil {

@@ -5,10 +5,8 @@
 package main
 
 import (
-	"context"
 	"os"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -25,11 +23,7 @@ func main() {
 		log.Error("invalid configuration", "error", err)
 		os.Exit(1)
 	}
-	awsCfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		log.Error("loading AWS configuration failed", "error", err)
-		os.Exit(1)
-	}
+	awsCfg := activity.AWSConfig(log, 0)
 	recipe := imageref.Recipe{RunnerVersion: runner.RunnerVersion, RecipeHash: runner.RecipeHash()}
 	h := NewHandler(cfg, recipe, Clients{
 		SSM: ssm.NewFromConfig(awsCfg),

@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go"
 
 	"github.com/runnerfleet/fleet/internal/fleet"
@@ -26,6 +28,23 @@ type Handler[Out any] func(ctx context.Context, in fleet.Invocation) (Out, error
 // Logger is the JSON logger every activity writes to stdout (Lambda filters by "level").
 func Logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stdout, nil))
+}
+
+// AWSConfig loads the SDK configuration a function's clients share; attempts > 0 sets how
+// often the SDK tries each call (with its own backoff), 0 keeps the SDK's default. A
+// failure ends the process, which Lambda reports as an init error: without it no client
+// could answer.
+func AWSConfig(log *slog.Logger, attempts int) aws.Config {
+	var opts []func(*config.LoadOptions) error
+	if attempts > 0 {
+		opts = append(opts, config.WithRetryMaxAttempts(attempts))
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background(), opts...)
+	if err != nil {
+		log.Error("loading AWS configuration failed", "error", err)
+		os.Exit(1)
+	}
+	return cfg
 }
 
 // Start runs h under the Lambda runtime. It never returns.
