@@ -151,7 +151,9 @@ func (h *Handler) discard(ctx context.Context, log *slog.Logger, gh registrar, s
 // invocation would sleep at Lambda prices and hold account concurrency. A job queued
 // longer than RateLimitMaxWait by the end of that wait fails with GitHubRateLimited.
 func (h *Handler) deferRateLimit(ctx context.Context, log *slog.Logger, job fleet.Job, err error, retryAfter time.Duration) error {
-	secs := int(max(retryAfter, time.Second).Round(time.Second) / time.Second)
+	// Whole seconds, rounded up: a primary-limit reset is a moment, not a count, and
+	// coming back a fraction early is coming back limited.
+	secs := int((max(retryAfter, time.Second) + time.Second - 1) / time.Second)
 	secs += h.spread(secs/10 + 1)
 	resume := h.now().Add(time.Duration(secs) * time.Second)
 	if !job.ReceivedAt.IsZero() && resume.Sub(job.ReceivedAt) > h.cfg.RateLimitMaxWait {

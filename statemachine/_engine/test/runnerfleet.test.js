@@ -205,7 +205,6 @@ test("GitHub's Retry-After beyond RequestRunner's budget: the workflow waits exa
     .filter((e) => e.type === 'StateEntered' && e.state.name === 'WaitForGitHub')
     .map((e) => e.state.input.rate_limit);
   assert.deepEqual(waited.map((r) => [r.seconds, r.message.startsWith(`retry after ${r.seconds} s:`)]), [[347, true], [66, true]]);
-  assert.equal(waited[0].seconds, 347);
   // No Retry counted, no failure recorded: a rate limit waited out is not a failure.
   assert.equal(events.filter((e) => e.type === 'StateRetried').length, 0);
   assert.equal(calls.Cleanup[0].Payload.state.failure, undefined);
